@@ -1,0 +1,77 @@
+"""Flags every recipe shares (data, run, strategy), validated, and the config they make."""
+
+import sys
+
+from absl import flags
+
+from zoo.data.source import DatasetUnavailableError
+from zoo.train import runner
+from zoo.train import strategy
+
+__all__ = ["define_run_flags", "run_config", "run_or_exit"]
+
+FLAGS = flags.FLAGS
+
+
+def _positive(name):
+    flags.register_validator(name, lambda value: value is None or value > 0,
+                             message=f"--{name} must be a positive number.")
+
+
+def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
+                     learning_rate=1e-3):
+    """Defines the shared flags with this recipe's defaults."""
+    flags.DEFINE_string("dataset", dataset,
+                        "Built-in 'digits' or 'shapes' (offline), 'folder:PATH' for your own "
+                        "images, or a TFDS image dataset ('mnist', 'celeb_a', 'cifar10', ...).")
+    flags.DEFINE_integer("image_size", None, "Square image side (28, 32, 64, ...); "
+                         "default: the dataset's own.")
+    flags.DEFINE_integer("channels", None, "1 or 3 image channels; default: the dataset's.")
+    flags.DEFINE_integer("batch_size", batch_size, "GLOBAL batch size (split across replicas).")
+    flags.DEFINE_integer("epochs", epochs, "Training epochs.")
+    flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default: one pass over the data.")
+    flags.DEFINE_integer("eval_batches", None, "Evaluate at most this many test batches.")
+    flags.DEFINE_float("learning_rate", learning_rate, "Adam learning rate.")
+    flags.DEFINE_enum("strategy", "auto", strategy.STRATEGIES, "tf.distribute strategy.")
+    flags.DEFINE_string("tpu_address", "", "TPU name or address for --strategy=tpu.")
+    flags.DEFINE_string("model_dir", model_dir, "Checkpoints, logs, samples, results; "
+                        "rerunning with the same folder resumes.")
+    flags.DEFINE_string("export_dir", None, "SavedModel base folder; default MODEL_DIR/export.")
+    flags.DEFINE_boolean("jit_compile", False, "XLA-compile the training step.")
+    flags.DEFINE_boolean("mixed_precision", False, "float16 compute on GPU (bfloat16 on CPU).")
+    flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and sampling.")
+    flags.DEFINE_string("data_dir", None, "TFDS data folder.")
+    flags.DEFINE_string("manual_dir", None, "TFDS folder of manually downloaded files.")
+    flags.DEFINE_boolean("download", True, "Let TFDS download and prepare a missing dataset.")
+    flags.DEFINE_integer("verbose", 1, "1: progress bar, 2: one line per epoch, 0: quiet.")
+    for name in ("image_size", "channels", "batch_size", "epochs", "steps_per_epoch",
+                 "eval_batches", "learning_rate"):
+        _positive(name)
+    flags.register_validator("channels", lambda value: value in (None, 1, 3),
+                             message="--channels must be 1 or 3.")
+    flags.register_validator(
+        "dataset", lambda value: bool(value) and (not value.startswith("folder:") or
+                                                  len(value) > len("folder:")),
+        message="--dataset must be a name or folder:PATH with a path.")
+
+
+def run_config(model_kwargs, eval_kwargs=None):
+    """The `RunConfig` the shared flags describe."""
+    return runner.RunConfig(
+        dataset=FLAGS.dataset, image_size=FLAGS.image_size, channels=FLAGS.channels,
+        global_batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
+        steps_per_epoch=FLAGS.steps_per_epoch, eval_batches=FLAGS.eval_batches,
+        learning_rate=FLAGS.learning_rate, strategy=FLAGS.strategy,
+        tpu_address=FLAGS.tpu_address, model_dir=FLAGS.model_dir,
+        export_dir=FLAGS.export_dir, jit_compile=FLAGS.jit_compile,
+        mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, data_dir=FLAGS.data_dir,
+        manual_dir=FLAGS.manual_dir, download=FLAGS.download, verbose=FLAGS.verbose,
+        model_kwargs=model_kwargs, eval_kwargs=eval_kwargs or {})
+
+
+def run_or_exit(task, config):
+    """Runs; a dataset, value or divergence problem ends in one clear line, exit 1."""
+    try:
+        return runner.run(task, config)
+    except (DatasetUnavailableError, runner.TrainingDiverged, ValueError) as error:
+        sys.exit(f"error: {error}")

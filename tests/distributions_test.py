@@ -1,0 +1,143 @@
+"""Distributions against closed forms computed independently with numpy/scipy."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+import scipy.stats
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo import distributions
+
+tfd = tfp.distributions
+RNG = np.random.default_rng(0)
+
+
+def _raw_scale(sigma):
+    """Inverse of the posterior's sigma = 1e-3 + softplus(raw)."""
+    return np.log(np.expm1(sigma - 1e-3))
+
+
+def test_gaussian_kl_matches_the_lecture_closed_form():
+    mu = RNG.normal(size=(3, 5)).astype(np.float32)
+    sigma = RNG.uniform(0.2, 2.0, size=(3, 5)).astype(np.float32)
+    posterior = distributions.diagonal_gaussian(np.concatenate([mu, _raw_scale(sigma)], -1))
+    prior = distributions.StandardNormalPrior(5).distribution()
+    expected = -0.5 * np.sum(1 + np.log(sigma ** 2) - mu ** 2 - sigma ** 2, axis=-1)
+    np.testing.assert_allclose(distributions.kl_divergence(posterior, prior), expected,
+                               rtol=1e-4)
+
+
+def test_kl_is_five_for_unit_means_in_ten_dimensions():
+    params = np.concatenate([np.ones((1, 10)), np.full((1, 10), _raw_scale(1.0))], -1)
+    kl = distributions.kl_divergence(distributions.diagonal_gaussian(params.astype(np.float32)),
+                                     distributions.StandardNormalPrior(10).distribution())
+    np.testing.assert_allclose(kl, [5.0], rtol=1e-3)
+
+
+def test_kl_falls_back_to_monte_carlo_without_a_closed_form():
+    posterior = distributions.diagonal_gaussian(np.zeros((2, 6), np.float32))
+    prior = tfd.Independent(tfd.Laplace(tf.zeros(3), 1.0), 1)
+    z = tf.constant(RNG.normal(size=(2, 3)), tf.float32)
+    np.testing.assert_allclose(distributions.kl_divergence(posterior, prior, z),
+                               posterior.log_prob(z) - prior.log_prob(z), rtol=1e-6)
+    with pytest.raises(NotImplementedError):
+        distributions.kl_divergence(posterior, prior)
+
+
+def test_learned_prior_maps_noise_and_has_closed_form_kl():
+    prior = distributions.LearnedGaussianPrior(4)
+    prior.loc.assign([1.0, -1.0, 0.5, 0.0])
+    noise = RNG.normal(size=(2, 4)).astype(np.float32)
+    scale = prior.distribution().stddev().numpy()
+    np.testing.assert_allclose(prior.latents_from_noise(noise),
+                               prior.loc.numpy() + scale * noise, rtol=1e-6)
+    posterior = distributions.diagonal_gaussian(np.zeros((1, 8), np.float32))
+    np.testing.assert_allclose(distributions.kl_divergence(posterior, prior.distribution()),
+                               tfd.kl_divergence(posterior, prior.distribution()))
+
+
+def _images(shape=(2, 4, 3, 1)):
+    return RNG.uniform(size=shape).astype(np.float32)
+
+
+def test_bernoulli_log_prob():
+    x = (_images() > 0.5).astype(np.float32)
+    logits = RNG.normal(size=x.shape).astype(np.float32)
+    p = scipy.special.expit(logits)
+    expected = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
+    np.testing.assert_allclose(distributions.Bernoulli().log_prob(logits, x), expected, rtol=1e-5)
+
+
+def test_gaussian_with_learned_variance_is_the_lectures_reproduction_cost():
+    x = _images()
+    loc = _images()
+    raw = RNG.normal(size=x.shape).astype(np.float32)
+    sigma = 1e-3 + np.log1p(np.exp(raw))
+    params = np.concatenate([loc, raw], axis=-1)
+    expected = np.sum(-0.5 * np.log(2 * np.pi) - 0.5 * np.log(sigma ** 2)
+                      - (x - loc) ** 2 / (2 * sigma ** 2), axis=(1, 2, 3))
+    np.testing.assert_allclose(distributions.Gaussian().log_prob(params, x), expected, rtol=1e-5)
+
+
+def test_fixed_variance_gaussian_is_least_squares():
+    x, loc = _images(), _images()
+    expected = scipy.stats.norm(loc, 0.3).logpdf(x).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(distributions.FixedVarianceGaussian(0.3).log_prob(loc, x),
+                               expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="scale must be positive"):
+        distributions.FixedVarianceGaussian(0.0)
+
+
+def _logistic_level_probs(loc, scale):
+    cdf = lambda v: scipy.special.expit((v - loc) / scale)  # noqa: E731
+    levels = np.arange(256)
+    probs = cdf(levels + 0.5) - cdf(levels - 0.5)
+    probs[0], probs[255] = cdf(0.5), 1 - cdf(254.5)
+    return probs
+
+
+def test_discretized_logistic_matches_bin_masses_and_sums_to_one():
+    likelihood = distributions.DiscretizedLogistic()
+    raw = np.array([0.3, -0.4], np.float32).reshape(1, 1, 1, 2)
+    loc = 255 * scipy.special.expit(0.3)
+    scale = 0.05 + 16 * np.log1p(np.exp(-0.4))
+    probs = _logistic_level_probs(loc, scale)
+    levels = np.arange(256, dtype=np.float32).reshape(256, 1, 1, 1) / 255.0
+    log_probs = likelihood.log_prob(np.repeat(raw, 256, axis=0), levels).numpy()
+    np.testing.assert_allclose(np.exp(log_probs), probs, rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(np.exp(log_probs).sum(), 1.0, rtol=1e-4)
+
+
+def test_continuous_bernoulli_matches_its_density():
+    x = _images()
+    logits = RNG.normal(size=x.shape).astype(np.float32)
+    lam = scipy.special.expit(logits)
+    log_norm = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+    expected = np.sum(log_norm + x * np.log(lam) + (1 - x) * np.log(1 - lam), axis=(1, 2, 3))
+    np.testing.assert_allclose(distributions.ContinuousBernoulli().log_prob(logits, x),
+                               expected, rtol=1e-4)
+
+
+def test_bits_per_dim_adds_the_bin_width_for_densities_only():
+    assert distributions.Bernoulli().bits_per_dim(-100 * math.log(2), 100) == pytest.approx(1.0)
+    density = distributions.Gaussian().bits_per_dim(0.0, 10)
+    assert density == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("name", sorted(distributions.LIKELIHOODS))
+def test_every_likelihood_has_a_display_image_in_range(name):
+    likelihood = distributions.get_likelihood(name)
+    params = RNG.normal(size=(2, 4, 4, likelihood.params_per_channel)).astype(np.float32)
+    image = likelihood.mean_image(params).numpy()
+    assert image.shape == (2, 4, 4, 1)
+    assert image.min() >= 0 and image.max() <= 1
+
+
+def test_unknown_names_are_rejected_with_the_allowed_ones():
+    with pytest.raises(ValueError, match="Unknown likelihood 'poisson'.*bernoulli"):
+        distributions.get_likelihood("poisson")
+    with pytest.raises(ValueError, match="Unknown prior 'flow'"):
+        distributions.get_prior("flow", 3)

@@ -1,0 +1,1 @@
+"""Datasets: built-in offline sources, TFDS, folders, and tf.data pipelines."""

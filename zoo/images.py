@@ -1,0 +1,64 @@
+"""Image grids as PNG files and training curves as a plot."""
+
+import csv
+import math
+import os
+
+import numpy as np
+
+__all__ = ["image_grid", "save_png", "plot_history"]
+
+
+def image_grid(images, columns=None, padding=1):
+    """Tiles [N, H, W, C] images in [0, 1] into one uint8 [H', W', C] array."""
+    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
+    if images.ndim != 4:
+        raise ValueError(f"image_grid expects [N, H, W, C] images; got shape {images.shape}.")
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    grid = np.ones((rows * (height + padding) + padding,
+                    columns * (width + padding) + padding, channels), np.float32)
+    for index, image in enumerate(images):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return (grid * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_png(path, grid):
+    """Writes a uint8 [H, W, C] array as a PNG, creating the folder."""
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    array = grid[..., 0] if grid.shape[-1] == 1 else grid
+    Image.fromarray(array).save(path)
+
+
+def plot_history(csv_path, png_path):
+    """Plots every column of a Keras CSVLogger file against the epoch."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return None
+    names = [name for name in rows[0] if name != "epoch"]
+    bases = sorted({name.removeprefix("val_") for name in names})
+    figure, axes = pyplot.subplots(len(bases), 1, figsize=(7, 2.2 * len(bases)),
+                                   sharex=True, squeeze=False)
+    epochs = [int(row["epoch"]) + 1 for row in rows]
+    for axis, base in zip(axes[:, 0], bases):
+        for name, label in ((base, "train"), ("val_" + base, "test")):
+            if name in names:
+                values = [float(row[name]) if row[name] not in ("", "nan") else np.nan
+                          for row in rows]
+                axis.plot(epochs, values, label=label)
+        axis.set_ylabel(base)
+        axis.legend(loc="best", fontsize="small")
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("epoch")
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    pyplot.close(figure)
+    return png_path

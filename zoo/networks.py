@@ -1,0 +1,109 @@
+"""Encoder and decoder networks, as plain (serializable) Keras Sequential models.
+
+The convolutional pair is DCGAN-shaped (Radford et al. 2016): 4x4 convolutions
+of stride 2 halve the image until it is at most 7 pixels wide (28 -> 14 -> 7,
+32 -> 16 -> 8 -> 4, 64 -> ... -> 4), and transposed convolutions mirror that.
+Any square size whose halvings reach a width of 3 to 7 works. Networks output
+raw parameters; `zoo.distributions` turns them into distributions. There is no
+batch normalisation: per-example independence keeps the ELBO per example and
+makes a mirrored run equal a one-device run.
+"""
+
+import keras
+
+__all__ = ["conv_encoder", "conv_decoder", "mlp_encoder", "mlp_decoder",
+           "make_encoder", "make_decoder", "ENCODERS", "DECODERS",
+           "downsampling_plan"]
+
+
+def downsampling_plan(size):
+    """(number of stride-2 layers, smallest width) for a square image side.
+
+    Raises:
+        ValueError: if `size` cannot be halved down to a width of 3 to 7.
+    """
+    steps = 0
+    while size > 7 and size % 2 == 0:
+        size //= 2
+        steps += 1
+    if steps == 0 or not 3 <= size <= 7:
+        raise ValueError(
+            f"Image size {size * 2 ** steps} is not supported by the "
+            "convolutional networks: it must halve down to a width of 3 to 7 "
+            "(e.g. 28, 32, 48, 64, 96, 128).")
+    return steps, size
+
+
+def _filters(level, base_filters, max_filters=512):
+    return min(base_filters * 2 ** level, max_filters)
+
+
+def conv_encoder(image_shape, output_dim, base_filters=32, name="encoder"):
+    """Images [B, H, W, C] -> raw outputs [B, output_dim]."""
+    steps, _ = downsampling_plan(image_shape[0])
+    layers = [keras.Input(shape=tuple(image_shape))]
+    for level in range(steps):
+        layers += [keras.layers.Conv2D(_filters(level, base_filters), 4, 2,
+                                       padding="same"),
+                   keras.layers.LeakyReLU(0.2)]
+    layers += [keras.layers.Flatten(),
+               keras.layers.Dense(output_dim, dtype="float32")]
+    return keras.Sequential(layers, name=name)
+
+
+def conv_decoder(input_dim, image_shape, output_channels, base_filters=32,
+                 name="decoder"):
+    """Vectors [B, input_dim] -> raw image parameters [B, H, W, output_channels]."""
+    steps, width = downsampling_plan(image_shape[0])
+    top = _filters(steps - 1, base_filters)
+    layers = [keras.Input(shape=(input_dim,)),
+              keras.layers.Dense(width * width * top),
+              keras.layers.ReLU(),
+              keras.layers.Reshape((width, width, top))]
+    for level in reversed(range(steps)):
+        layers += [keras.layers.Conv2DTranspose(
+            _filters(max(level - 1, 0), base_filters), 4, 2, padding="same"),
+                   keras.layers.ReLU()]
+    layers.append(keras.layers.Conv2D(output_channels, 3, padding="same",
+                                      dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_encoder(image_shape, output_dim, hidden=(512, 256), name="encoder"):
+    """Images -> raw outputs through fully connected layers."""
+    layers = [keras.Input(shape=tuple(image_shape)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden]
+    layers.append(keras.layers.Dense(output_dim, dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_decoder(input_dim, image_shape, output_channels, hidden=(256, 512),
+                name="decoder"):
+    """Vectors -> raw image parameters through fully connected layers."""
+    height, width = image_shape[:2]
+    layers = [keras.Input(shape=(input_dim,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden]
+    layers += [keras.layers.Dense(height * width * output_channels,
+                                  dtype="float32"),
+               keras.layers.Reshape((height, width, output_channels))]
+    return keras.Sequential(layers, name=name)
+
+
+ENCODERS = {"conv": conv_encoder, "mlp": mlp_encoder}
+DECODERS = {"conv": conv_decoder, "mlp": mlp_decoder}
+
+
+def _pick(table, kind):
+    if kind not in table:
+        raise ValueError(f"Unknown network {kind!r}; expected one of {sorted(table)}.")
+    return table[kind]
+
+
+def make_encoder(kind, image_shape, output_dim, **kwargs):
+    """An encoder network by kind ("conv" or "mlp")."""
+    return _pick(ENCODERS, kind)(image_shape, output_dim, **kwargs)
+
+
+def make_decoder(kind, input_dim, image_shape, output_channels, **kwargs):
+    """A decoder network by kind ("conv" or "mlp")."""
+    return _pick(DECODERS, kind)(input_dim, image_shape, output_channels, **kwargs)

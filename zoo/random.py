@@ -1,0 +1,63 @@
+"""Seeded, stateless noise that is the same per example on any number of replicas.
+
+Every stochastic step of the zoo draws its noise from a seed built out of the
+model's integer seed and a step counter (`step_seed`), never from an unseeded
+global op. `global_batch_normal` draws the noise of the *global* batch and keeps
+this replica's rows, so a run on N replicas sees exactly the noise a run on one
+device sees for the same example: the two give the same updates.
+"""
+
+import tensorflow as tf
+
+__all__ = ["step_seed", "global_batch_normal", "global_batch_uniform"]
+
+
+def step_seed(seed, counter, stream=0):
+    """Returns a shape-[2] int64 stateless seed for one draw.
+
+    Args:
+        seed: the model's integer seed.
+        counter: an integer scalar (tensor) that changes every step, e.g.
+            `optimizer.iterations`.
+        stream: an integer telling apart independent draws of the same step.
+    """
+    base = tf.stack([tf.cast(seed, tf.int64), tf.cast(counter, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(base, stream)
+
+
+def _replica_slice(draw, local_shape, seed, batch_axis):
+    """Draws for the global batch and keeps this replica's slice along batch_axis."""
+    context = tf.distribute.get_replica_context()
+    replicas = 1 if context is None else context.num_replicas_in_sync
+    local_shape = tf.convert_to_tensor(local_shape, tf.int32)
+    if replicas == 1:
+        return draw(local_shape, seed)
+    local_batch = local_shape[batch_axis]
+    global_shape = tf.tensor_scatter_nd_update(
+        local_shape, [[batch_axis]], [local_batch * replicas])
+    noise = draw(global_shape, seed)
+    replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    begin = tf.one_hot(batch_axis, tf.size(local_shape), dtype=tf.int32) * (
+        replica * local_batch)
+    return tf.slice(noise, begin, local_shape)
+
+
+def global_batch_normal(local_shape, seed, batch_axis=0):
+    """Standard-normal float32 noise of `local_shape` for this replica's examples.
+
+    Args:
+        local_shape: the shape this replica needs (its batch dimension is the
+            per-replica batch).
+        seed: a shape-[2] integer stateless seed (see `step_seed`).
+        batch_axis: which dimension of `local_shape` runs over examples.
+    """
+    return _replica_slice(
+        lambda shape, s: tf.random.stateless_normal(shape, s), local_shape, seed,
+        batch_axis)
+
+
+def global_batch_uniform(local_shape, seed, batch_axis=0):
+    """Uniform [0, 1) float32 noise, replica-consistent like `global_batch_normal`."""
+    return _replica_slice(
+        lambda shape, s: tf.random.stateless_uniform(shape, s), local_shape, seed,
+        batch_axis)

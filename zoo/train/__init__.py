@@ -1,0 +1,1 @@
+"""Training: strategies, the training loop, callbacks and the end-to-end runner."""

@@ -1,0 +1,85 @@
+"""The training loop: Keras `fit`, or a `strategy.run` loop where fit cannot go.
+
+Keras 3's `fit()` fails under a multi-worker `MultiWorkerMirroredStrategy`
+(keras-team/keras #20585). There the same callbacks are driven by a
+`tf.function` that calls `strategy.run(model.train_step, ...)` on the
+distributed dataset. Both paths call the model's own `train_step`, so the
+model trains the same way under every strategy.
+"""
+
+import keras
+import tensorflow as tf
+
+from zoo.train import strategy as zoo_strategy
+
+__all__ = ["train"]
+
+
+def _metric_logs(model):
+    return {m.name: float(m.result()) for m in model.metrics}
+
+
+def _custom_loop(model, strategy, train_data, steps_per_epoch, epochs,
+                 initial_epoch, eval_data, eval_steps, callbacks, verbose):
+    iterator = iter(strategy.experimental_distribute_dataset(train_data))
+
+    @tf.function
+    def train_step(iterator):
+        strategy.run(model.train_step, args=(next(iterator),))
+
+    @tf.function
+    def test_step(iterator):
+        strategy.run(model.test_step, args=(next(iterator),))
+
+    callback_list = keras.callbacks.CallbackList(
+        callbacks, add_history=True, add_progbar=verbose > 0, model=model,
+        verbose=verbose, epochs=epochs, steps=steps_per_epoch)
+    callback_list.on_train_begin()
+    logs = {}
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        for step in range(steps_per_epoch):
+            callback_list.on_train_batch_begin(step)
+            train_step(iterator)
+            logs = _metric_logs(model)
+            callback_list.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        if eval_data is not None and eval_steps:
+            model.reset_metrics()
+            eval_iterator = iter(strategy.experimental_distribute_dataset(eval_data))
+            for _ in range(eval_steps):
+                test_step(eval_iterator)
+            logs.update({"val_" + k: v for k, v in _metric_logs(model).items()})
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end(logs)
+    return model.history
+
+
+def train(model, strategy, train_data, steps_per_epoch, epochs, *,
+          initial_epoch=0, eval_data=None, eval_steps=None, callbacks=(),
+          verbose=1):
+    """Trains `model` (compiled under `strategy.scope()`) and returns its History.
+
+    Args:
+        model: a compiled `keras.Model` with its own `train_step`/`test_step`.
+        strategy: the `tf.distribute.Strategy` the model was built under.
+        train_data: an infinite dataset of global batches.
+        steps_per_epoch: batches per epoch.
+        epochs: index of the last epoch (as in `fit`).
+        initial_epoch: epoch to resume from.
+        eval_data: a finite dataset of global batches, evaluated every epoch.
+        eval_steps: batches of `eval_data` per evaluation (None: all).
+        callbacks: Keras callbacks.
+        verbose: 1 for a progress bar, 2 for a line per epoch, 0 for silence.
+    """
+    if zoo_strategy.is_multi_worker(strategy):
+        return _custom_loop(model, strategy, train_data, steps_per_epoch, epochs,
+                            initial_epoch, eval_data, eval_steps, list(callbacks), verbose)
+    return model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                     initial_epoch=initial_epoch, validation_data=eval_data,
+                     validation_steps=eval_steps, callbacks=list(callbacks), shuffle=False,
+                     verbose=verbose)

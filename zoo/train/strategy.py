@@ -1,0 +1,70 @@
+"""`tf.distribute` strategies by name."""
+
+import json
+import os
+
+import tensorflow as tf
+
+__all__ = ["STRATEGIES", "make_strategy", "is_multi_worker"]
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def _worker_count():
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def make_strategy(name="auto", tpu_address=""):
+    """Builds a strategy. Call it first thing: multi-worker set-up must precede any op.
+
+    Args:
+        name: "auto" (multi_worker when TF_CONFIG names several workers, tpu
+            when `tpu_address` is given, mirrored on several GPUs, else
+            default), "default", "one_device", "mirrored", "multi_worker" or "tpu".
+        tpu_address: the TPU's name or grpc address ("local" on a TPU VM).
+
+    Raises:
+        ValueError: an unknown name, or a TPU/cluster that is not there.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    if name == "auto":
+        if _worker_count() > 1:
+            name = "multi_worker"
+        elif tpu_address:
+            name = "tpu"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy(
+            [device.name for device in tf.config.list_logical_devices("CPU")])
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment "
+                             "variable describing the cluster and this worker's task.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or None)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError, RuntimeError) as error:
+        raise ValueError(f"strategy 'tpu' found no TPU at {tpu_address or '(default)'!r}: "
+                         f"{str(error).splitlines()[0]}") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` spans several workers (Keras 3's fit() cannot drive it)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
+        strategy.extended._in_multi_worker_mode())  # pylint: disable=protected-access

@@ -1,0 +1,351 @@
+"""The variational autoencoder, with TFP prior, posterior and likelihood.
+
+    ELBO(x) = E_q(z|x)[log p(x|z)] - KL(q(z|x) || p(z))  <=  log p(x)
+
+Per example, summed over dimensions, in nats. Training minimises
+-E_q[log p(x|z)] + beta_t * KL, with beta_t = beta * min(1, step / warm-up).
+The expectation takes one reparameterised sample z = mu + sigma * eps,
+eps ~ N(0, I); the KL is TFP's closed form (Monte Carlo if none is registered).
+Evaluation adds the importance-weighted bound of Burda et al. (2016):
+
+    log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k | x),  z_k ~ q(z | x),
+
+which tightens as K grows and is reported in nats and bits/dim.
+
+Variants override one hook instead of the training step: `unpack` (what a
+batch holds), `encoder_inputs` / `decoder_inputs` (conditioning),
+`draw_latents` (e.g. DC-IGN's clamping) and `regularizer` (e.g. beta-VAE).
+
+References:
+    Kingma & Welling (2014), Auto-Encoding Variational Bayes, Eq. 10.
+    Rezende, Mohamed & Wierstra (2014), Stochastic Backpropagation.
+    Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, Eq. 8.
+    Higgins et al. (2017), beta-VAE.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from zoo import distributions
+from zoo import networks
+from zoo import random as zoo_random
+
+__all__ = ["VAE", "unpack_images"]
+
+_IMAGE_KEYS = ("image", "images")
+
+
+def unpack_images(data):
+    """The image tensor of a batch given as a tensor, a tuple or a dict."""
+    if isinstance(data, dict):
+        for key in _IMAGE_KEYS:
+            if key in data:
+                return data[key]
+        raise ValueError(f"A batch dict needs an 'image' entry; got keys {sorted(data)}.")
+    if isinstance(data, (tuple, list)):
+        return unpack_images(data[0])
+    return data
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class VAE(keras.Model):
+    """A VAE whose prior, posterior and likelihood are TFP distributions.
+
+    Args:
+        image_shape: (height, width, channels) of the images.
+        latent_dim: size of z.
+        likelihood: name in `zoo.distributions.LIKELIHOODS` ("bernoulli",
+            "gaussian" with learned per-pixel variance, "gaussian_fixed",
+            "discretized_logistic", "continuous_bernoulli") or a `Likelihood`.
+        network: "conv" or "mlp", used where `encoder`/`decoder` are not given.
+        base_filters: width of the first convolution (doubles per halving).
+        prior: "standard_normal", "learned_gaussian" or a prior layer.
+        beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
+        kl_warmup_steps: steps over which the KL weight ramps from 0 to beta.
+        seed: integer seed of every random draw the model makes.
+        encoder: optional Keras model, images -> [B, 2 * latent_dim].
+        decoder: optional Keras model, [B, latent_dim] -> [B, H, W, C * p],
+            p the likelihood's `params_per_channel`.
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, image_shape, latent_dim=16, likelihood="bernoulli",
+                 network="conv", base_filters=32, prior="standard_normal",
+                 beta=1.0, kl_warmup_steps=0, seed=0, encoder=None,
+                 decoder=None, **kwargs):
+        super().__init__(**kwargs)
+        image_shape = tuple(int(d) for d in image_shape)
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise ValueError(
+                f"image_shape must be (height, width, channels); got {image_shape}.")
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive; got {latent_dim}.")
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0; got {beta}.")
+        self.image_shape = image_shape
+        self.latent_dim = int(latent_dim)
+        self.likelihood = distributions.get_likelihood(likelihood)
+        self.network = network
+        self.base_filters = int(base_filters)
+        self.prior = distributions.get_prior(prior, self.latent_dim)
+        self.beta = float(beta)
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.seed = int(seed)
+        self.encoder = encoder if encoder is not None else self.build_encoder()
+        self.decoder = decoder if decoder is not None else self.build_decoder()
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in (
+            "loss", "elbo", "reconstruction", "kl", "bits_per_dim")}
+        self.built = True
+
+    # -- Parts -----------------------------------------------------------------
+
+    @property
+    def output_channels(self):
+        return self.image_shape[-1] * self.likelihood.params_per_channel
+
+    def network_kwargs(self):
+        return {"base_filters": self.base_filters} if self.network == "conv" else {}
+
+    def build_encoder(self):
+        return networks.make_encoder(self.network, self.image_shape,
+                                     2 * self.latent_dim, **self.network_kwargs())
+
+    def build_decoder(self):
+        return networks.make_decoder(self.network, self.latent_dim,
+                                     self.image_shape, self.output_channels,
+                                     **self.network_kwargs())
+
+    # -- Hooks for variants ----------------------------------------------------
+
+    def unpack(self, data):
+        """A batch as a dict of model inputs; here {"images": [B, H, W, C]}."""
+        return {"images": self.check_images(unpack_images(data))}
+
+    def encoder_inputs(self, inputs):
+        return inputs["images"]
+
+    def decoder_inputs(self, latents, inputs):
+        del inputs  # Unconditional.
+        return latents
+
+    def draw_latents(self, posterior, inputs, seed):
+        """One reparameterised sample z = mu + sigma * eps per example."""
+        del inputs  # Used by variants.
+        loc, scale = posterior.mean(), posterior.stddev()
+        noise = zoo_random.global_batch_normal(tf.shape(loc), seed)
+        return loc + scale * noise
+
+    def regularizer(self, kl, terms, training):
+        """The per-example weight on the KL: beta (ramped while warming up)."""
+        del terms  # Used by variants.
+        return self.kl_weight(training) * kl
+
+    # -- Distributions -----------------------------------------------------------
+
+    def check_images(self, images):
+        """Images as float32 in [0, 1], with a clear error for a wrong shape."""
+        images = tf.convert_to_tensor(images)
+        shape = tuple(images.shape)
+        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"{type(self).__name__} expects images of shape "
+                f"[batch, {', '.join(map(str, self.image_shape))}]; got {list(shape)}.")
+        if images.dtype == tf.uint8:
+            return tf.cast(images, tf.float32) / 255.0
+        if not images.dtype.is_floating:
+            raise TypeError(f"Images must be float in [0, 1] or uint8; got {images.dtype.name}.")
+        return tf.cast(images, tf.float32)
+
+    def posterior(self, inputs, training=False):
+        """q(z | x) as a diagonal Gaussian with batch shape [B]."""
+        return distributions.diagonal_gaussian(
+            self.encoder(self.encoder_inputs(inputs), training=training))
+
+    def decode_params(self, latents, inputs=None, training=False):
+        """Raw likelihood parameters [B, H, W, C * p] for latents [B, D]."""
+        return tf.cast(self.decoder(self.decoder_inputs(latents, inputs),
+                                    training=training), tf.float32)
+
+    def kl_weight(self, training=True):
+        if not training or self.kl_warmup_steps <= 0 or self.optimizer is None:
+            return tf.constant(self.beta)
+        step = tf.cast(self.optimizer.iterations + 1, tf.float32)
+        return self.beta * tf.minimum(1.0, step / self.kl_warmup_steps)
+
+    # -- The objective -----------------------------------------------------------
+
+    def elbo_terms(self, inputs, seed, training=False):
+        """Per-example terms of the ELBO, in nats: reconstruction, kl, elbo."""
+        posterior = self.posterior(inputs, training=training)
+        latents = self.draw_latents(posterior, inputs, seed)
+        params = self.decode_params(latents, inputs, training=training)
+        reconstruction = self.likelihood.log_prob(params, inputs["images"])
+        kl = distributions.kl_divergence(
+            posterior, self.prior.distribution(), latents)
+        return {"reconstruction": reconstruction, "kl": kl,
+                "elbo": reconstruction - kl, "latents": latents,
+                "posterior": posterior, "params": params}
+
+    def per_example_loss(self, terms, training=True):
+        return -terms["reconstruction"] + self.regularizer(terms["kl"], terms, training)
+
+    @property
+    def num_dims(self):
+        return math.prod(self.image_shape)
+
+    def _update_metrics(self, terms, loss):
+        values = {"loss": loss, "elbo": terms["elbo"],
+                  "reconstruction": terms["reconstruction"], "kl": terms["kl"],
+                  "bits_per_dim": self.likelihood.bits_per_dim(
+                      terms["elbo"], self.num_dims)}
+        for name, value in values.items():
+            self._trackers[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def train_step(self, data):
+        inputs = self.unpack(data)
+        seed = zoo_random.step_seed(self.seed, self.optimizer.iterations)
+        with tf.GradientTape() as tape:
+            terms = self.elbo_terms(inputs, seed, training=True)
+            per_example = self.per_example_loss(terms, training=True)
+            loss = tf.nn.compute_average_loss(per_example)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_metrics(terms, per_example)
+
+    def test_step(self, data):
+        inputs = self.unpack(data)
+        seed = zoo_random.step_seed(self.seed, -1)
+        terms = self.elbo_terms(inputs, seed, training=False)
+        return self._update_metrics(terms, self.per_example_loss(terms, training=False))
+
+    def log_likelihood(self, data, num_samples=100, chunk_size=50, seed=0):
+        """Importance-weighted estimate of log p(x) per example, in nats.
+
+        Args:
+            data: a batch (tensor, tuple or dict) as `fit` takes it.
+            num_samples: K, the number of importance samples.
+            chunk_size: samples decoded at once (bounds memory).
+            seed: seed of the importance samples.
+
+        Returns:
+            [B] float32: log (1/K) sum_k p(x, z_k) / q(z_k | x).
+        """
+        inputs = self.unpack(data)
+        posterior = self.posterior(inputs)
+        prior = self.prior.distribution()
+        loc, scale = posterior.mean(), posterior.stddev()
+        batch = tf.shape(loc)[0]
+        chunk_size = min(chunk_size, num_samples)
+        num_chunks = -(-num_samples // chunk_size)
+
+        def tiled(tensor):
+            return tf.tile(tensor, [chunk_size] + [1] * (tensor.shape.rank - 1))
+
+        repeated = tf.nest.map_structure(tiled, inputs)
+        base_seed = zoo_random.step_seed(seed, num_samples)
+
+        def chunk_log_weights(index):
+            noise = tf.random.stateless_normal(
+                [chunk_size, batch, self.latent_dim],
+                tf.random.experimental.stateless_fold_in(base_seed, index))
+            latents = loc + scale * noise
+            params = self.decode_params(
+                tf.reshape(latents, [-1, self.latent_dim]), repeated)
+            log_px = tf.reshape(
+                self.likelihood.log_prob(params, repeated["images"]),
+                [chunk_size, batch])
+            return log_px + prior.log_prob(latents) - posterior.log_prob(latents)
+
+        log_weights = tf.map_fn(chunk_log_weights, tf.range(num_chunks),
+                                fn_output_signature=tf.float32)
+        log_weights = tf.reshape(log_weights, [-1, batch])[:num_samples]
+        return tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)
+
+    # -- What users call ---------------------------------------------------------
+
+    def encode(self, images):
+        """Posterior mean and standard deviation, each [B, latent_dim]."""
+        posterior = self.posterior(self.unpack(images))
+        return posterior.mean(), posterior.stddev()
+
+    def decode(self, latents, inputs=None):
+        """The expected image in [0, 1] for latents [B, latent_dim]."""
+        latents = tf.cast(latents, tf.float32)
+        return self.likelihood.mean_image(self.decode_params(latents, inputs))
+
+    def reconstruct(self, data):
+        """Decodes the posterior mean of each image: a deterministic reconstruction."""
+        inputs = self.unpack(data)
+        return self.decode(self.posterior(inputs).mean(), inputs)
+
+    def sample(self, num_samples, seed=0, inputs=None):
+        """`num_samples` images decoded from prior samples."""
+        noise = tf.random.stateless_normal([num_samples, self.latent_dim],
+                                           zoo_random.step_seed(seed, 0))
+        return self.decode(self.prior.latents_from_noise(noise), inputs)
+
+    def call(self, inputs, training=False):
+        del training  # Reconstructions are deterministic.
+        return self.reconstruct(inputs)
+
+    def summary_images(self, batch, num_images=32, seed=0):
+        """Named image batches for sample grids and TensorBoard."""
+        images = unpack_images(batch)[:num_images]
+        reconstructions = self.reconstruct(images)
+        pairs = tf.reshape(tf.stack([self.check_images(images), reconstructions], 1),
+                           [-1, *self.image_shape])
+        return {"reconstructions": pairs,
+                "prior_samples": self.sample(num_images, seed=seed)}
+
+    def serving_endpoints(self):
+        """{name: (function, input signature)} for the SavedModel export."""
+        images = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
+        noise = tf.TensorSpec([None, self.latent_dim], tf.float32, name="noise")
+
+        def reconstruct(images):
+            return {"reconstructions": self.reconstruct(images)}
+
+        def encode(images):
+            mean, scale = self.encode(images)
+            return {"posterior_mean": mean, "posterior_scale": scale}
+
+        def decode(latents):
+            return {"images": self.decode(latents)}
+
+        def sample(noise):
+            return {"images": self.decode(self.prior.latents_from_noise(noise))}
+
+        return {"reconstruct": (reconstruct, [images]),
+                "encode": (encode, [images]),
+                "decode": (decode, [latents]),
+                "sample": (sample, [noise])}
+
+    # -- Serialization -----------------------------------------------------------
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {"name": self.name, "trainable": self.trainable,
+                "image_shape": list(self.image_shape), "latent_dim": self.latent_dim,
+                "likelihood": serialize(self.likelihood), "network": self.network,
+                "base_filters": self.base_filters, "prior": serialize(self.prior),
+                "beta": self.beta, "kl_warmup_steps": self.kl_warmup_steps,
+                "seed": self.seed, "encoder": serialize(self.encoder),
+                "decoder": serialize(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("likelihood", "prior", "encoder", "decoder"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
