@@ -1,0 +1,119 @@
+"""Training under tf.distribute: mirrored equals one device; two workers agree.
+
+Run as a script (`python strategy_test.py WORKER_INDEX MODEL_DIR`), this file is
+one worker of the multi-worker test: TF_CONFIG must be set by the caller.
+"""
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.data import digits
+from zoo.data import pipeline
+from zoo.tasks import vae as vae_task
+from zoo.train import runner
+from zoo.train import strategy as zoo_strategy
+from zoo.vae import VAE
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _train(strategy, steps=4):
+    keras.utils.set_random_seed(0)
+    data = pipeline.make_dataset(digits.load("train"), 32, "binary", training=True, seed=3)
+    with strategy.scope():
+        model = VAE((28, 28, 1), latent_dim=5, base_filters=8, seed=11, kl_warmup_steps=3)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(data, epochs=2, steps_per_epoch=steps // 2, verbose=0).history
+    return [v.numpy() for v in model.trainable_variables], history
+
+
+def test_mirrored_on_two_devices_trains_exactly_like_one_device():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    assert len(devices) == 2, "conftest should give two logical CPU devices"
+    mirrored = tf.distribute.MirroredStrategy(devices)
+    assert mirrored.num_replicas_in_sync == 2
+    one_weights, one_history = _train(tf.distribute.OneDeviceStrategy(devices[0]))
+    two_weights, two_history = _train(mirrored)
+    for one, two in zip(one_weights, two_weights):
+        np.testing.assert_allclose(one, two, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(one_history["loss"], two_history["loss"], rtol=1e-4)
+    start = VAE((28, 28, 1), latent_dim=5, base_filters=8)
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(one_weights, start.trainable_variables))
+
+
+def test_strategy_names_are_checked():
+    with pytest.raises(ValueError, match="Unknown strategy 'gpus'.*mirrored"):
+        zoo_strategy.make_strategy("gpus")
+    assert zoo_strategy.make_strategy("mirrored").num_replicas_in_sync == 2
+    assert isinstance(zoo_strategy.make_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+    old = os.environ.pop("TF_CONFIG", None)
+    try:
+        with pytest.raises(ValueError, match="TF_CONFIG"):
+            zoo_strategy.make_strategy("multi_worker")
+    finally:
+        if old is not None:
+            os.environ["TF_CONFIG"] = old
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_two_workers_on_localhost_train_through_the_runner_and_agree(tmp_path):
+    workers = [f"localhost:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, __file__, str(index), str(tmp_path / f"worker{index}")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO))
+    outputs = [p.communicate(timeout=300) for p in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+    digests = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert digests[0]["weights"] == digests[1]["weights"]
+    assert digests[0]["replicas"] == 2
+    assert os.path.exists(tmp_path / "worker0" / "export" / "1" / "saved_model.pb")
+    assert os.path.exists(tmp_path / "worker0" / "checkpoints" / "state.json")
+    assert not os.path.exists(tmp_path / "worker1" / "export")
+
+
+def _worker_main(index, model_dir):
+    strategy = zoo_strategy.make_strategy("auto")
+    assert zoo_strategy.is_multi_worker(strategy), type(strategy)
+    config = runner.RunConfig(dataset="digits", global_batch_size=32, epochs=2, steps_per_epoch=3,
+                              eval_batches=2, model_dir=model_dir, verbose=0,
+                              model_kwargs=dict(latent_dim=4, base_filters=8),
+                              eval_kwargs=dict(importance_samples=3))
+    captured = {}
+    build = vae_task.TASK.build_model
+
+    def build_and_keep(cfg, source):
+        captured["model"] = build(cfg, source)
+        return captured["model"]
+
+    task = runner.Task(**{**vae_task.TASK.__dict__, "build_model": build_and_keep})
+    runner.run(task, config, strategy=strategy)
+    blob = b"".join(v.numpy().tobytes() for v in captured["model"].trainable_variables)
+    print(json.dumps({"worker": index, "replicas": strategy.num_replicas_in_sync,
+                      "weights": hashlib.sha256(blob).hexdigest()}))
+
+
+if __name__ == "__main__":
+    _worker_main(int(sys.argv[1]), sys.argv[2])
