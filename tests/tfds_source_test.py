@@ -1,0 +1,261 @@
+"""Tests of zoo.data.tfds_source, on TFDS's mocked data: no network."""
+
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.data import tfds_source
+from zoo.data.source import DatasetUnavailableError
+
+__all__ = []
+
+_NUM_MOCK_EXAMPLES = 3
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails at once, as offline."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def _prepare_metadata(data_dir, name, splits):
+    """Writes the metadata of a prepared dataset (no examples) to data_dir.
+
+    With it, TFDS sees the dataset as prepared, with the given split sizes;
+    `tfds.testing.mock_data` then serves generated examples for it.
+    """
+    builder = tfds.builder(name, data_dir=os.fspath(data_dir))
+    builder.info.set_splits(tfds.core.SplitDict([
+        tfds.core.SplitInfo(name=split, shard_lengths=[size], num_bytes=0,
+                            filename_template=None)
+        for split, size in splits.items()
+    ]))
+    os.makedirs(builder.data_dir, exist_ok=True)
+    builder.info.write_to_directory(builder.data_dir)
+
+
+@pytest.fixture()
+def mocked(tmp_path):
+    """Mocked TFDS with prepared metadata for a few datasets."""
+    _prepare_metadata(tmp_path, "mnist", {"train": 60, "test": 10})
+    _prepare_metadata(tmp_path, "celeb_a",
+                      {"train": 50, "validation": 5, "test": 7})
+    _prepare_metadata(tmp_path, "dsprites", {"train": 200})
+    _prepare_metadata(tmp_path, "shapes3d", {"train": 100})
+    with tfds.testing.mock_data(num_examples=_NUM_MOCK_EXAMPLES,
+                                data_dir=os.fspath(tmp_path)):
+        yield
+
+
+def _serving(overrides):
+    """An `as_dataset_fn` for mock_data: one example, zeros but `overrides`."""
+
+    def as_dataset(self, *args, **kwargs):
+        specs = self.info.features.get_tensor_spec()
+        example = tf.nest.map_structure(
+            lambda spec: np.zeros(spec.shape, spec.dtype.as_numpy_dtype),
+            specs)
+        for key, value in overrides.items():
+            if isinstance(value, dict):
+                example[key].update(value)
+            else:
+                example[key] = value
+        return tf.data.Dataset.from_tensors(example)
+
+    return as_dataset
+
+
+def _elements(source):
+    return list(source.dataset.as_numpy_iterator())
+
+
+def test_mnist_image_and_label(mocked):
+    source = tfds_source.load("mnist", split="test", download=False)
+    assert source.name == "mnist"
+    assert source.image_shape == (28, 28, 1)
+    assert source.num_examples == 10
+    assert source.attribute_names is None and source.factor_names is None
+    spec = source.dataset.element_spec
+    assert set(spec) == {"image", "label"}
+    assert spec["image"].dtype == tf.uint8 and spec["label"].dtype == tf.int64
+    elements = _elements(source)
+    assert len(elements) == _NUM_MOCK_EXAMPLES
+    assert elements[0]["image"].shape == (28, 28, 1)
+
+
+def test_mnist_resized(mocked):
+    source = tfds_source.load("mnist", image_size=16, download=False)
+    assert source.image_shape == (16, 16, 1)
+    assert source.num_examples == 60
+    assert _elements(source)[0]["image"].shape == (16, 16, 1)
+
+
+def test_celeb_a_is_cropped_and_has_40_sorted_attributes(mocked):
+    source = tfds_source.load("celeb_a", split="test")
+    assert source.image_shape == (64, 64, 3)
+    assert source.num_examples == 7
+    assert len(source.attribute_names) == 40
+    assert list(source.attribute_names) == sorted(source.attribute_names)
+    assert source.attribute_names[0] == "5_o_Clock_Shadow"
+    assert "Smiling" in source.attribute_names
+    element = _elements(source)[0]
+    assert element["image"].shape == (64, 64, 3)
+    assert element["image"].dtype == np.uint8
+    assert element["attributes"].shape == (40,)
+    assert element["attributes"].dtype == np.float32
+    assert set(np.unique(element["attributes"])) <= {0.0, 1.0}
+
+
+def test_celeb_a_crop_is_the_centre_140_square():
+    image = np.zeros((218, 178, 3), np.uint8)
+    image[39:179, 19:159] = 200  # the centre 140x140 square
+    cropped = tfds_source._crop_and_resize(tf.constant(image), (140, 140), 140)
+    assert cropped.shape == (140, 140, 3)
+    assert np.all(cropped.numpy() == 200)
+    small = tfds_source._crop_and_resize(tf.constant(image), (140, 140), 8)
+    assert small.shape == (8, 8, 3) and small.dtype == tf.uint8
+    assert np.all(small.numpy() == 200)
+
+
+def test_celeb_a_crop_and_attribute_order_end_to_end(tmp_path):
+    _prepare_metadata(tmp_path, "celeb_a", {"train": 5, "test": 5})
+    image = np.zeros((218, 178, 3), np.uint8)
+    image[39:179, 19:159] = 200  # the centre 140x140 square
+    serve = _serving({"image": image, "attributes": {"Smiling": True}})
+    with tfds.testing.mock_data(as_dataset_fn=serve,
+                                data_dir=os.fspath(tmp_path)):
+        source = tfds_source.load("celeb_a", image_size=8)
+        element = _elements(source)[0]
+    np.testing.assert_array_equal(element["image"],
+                                  np.full((8, 8, 3), 200, np.uint8))
+    smiling = source.attribute_names.index("Smiling")
+    assert smiling == 31
+    np.testing.assert_array_equal(element["attributes"],
+                                  np.eye(40, dtype=np.float32)[smiling])
+
+
+def test_factor_order_end_to_end(tmp_path):
+    _prepare_metadata(tmp_path, "dsprites", {"train": 10})
+    serve = _serving({"label_shape": 2, "label_scale": 5,
+                      "label_orientation": 39, "label_x_position": 7,
+                      "label_y_position": 31, "value_shape": 9.0})
+    with tfds.testing.mock_data(as_dataset_fn=serve,
+                                data_dir=os.fspath(tmp_path)):
+        element = _elements(tfds_source.load("dsprites", "test"))[0]
+    np.testing.assert_array_equal(element["factors"], [2, 5, 39, 7, 31])
+
+
+def test_celeb_a_native_crop_size(mocked):
+    source = tfds_source.load("celeb_a", image_size=140)
+    assert source.image_shape == (140, 140, 3)
+    assert _elements(source)[0]["image"].shape == (140, 140, 3)
+
+
+@pytest.mark.parametrize("name, names, channels", [
+    ("dsprites", ("shape", "scale", "orientation", "x_position",
+                  "y_position"), 1),
+    ("shapes3d", ("floor_hue", "wall_hue", "object_hue", "scale", "shape",
+                  "orientation"), 3),
+])
+def test_factor_datasets(mocked, name, names, channels):
+    source = tfds_source.load(name)
+    assert source.factor_names == names
+    assert source.image_shape == (64, 64, channels)
+    element = _elements(source)[0]
+    assert set(element) == {"image", "factors"}
+    assert element["image"].shape == (64, 64, channels)
+    assert element["factors"].shape == (len(names),)
+    assert element["factors"].dtype == np.float32
+    # Factors are class indices, integral and non-negative.
+    np.testing.assert_array_equal(element["factors"],
+                                  np.round(element["factors"]))
+    assert element["factors"].min() >= 0
+
+
+def test_no_test_split_holds_out_the_last_tenth_of_train(mocked):
+    # dsprites has 200 (metadata) training examples and no test split.
+    assert tfds_source.load("dsprites", "train").num_examples == 180
+    assert tfds_source.load("dsprites", "test").num_examples == 20
+    builder = tfds.builder("dsprites")
+    assert tfds_source._tfds_split(
+        builder, "dsprites", "test",
+        tfds_source._specialisations()["dsprites"]) == "train[90%:]"
+
+
+def test_not_prepared_without_download(tmp_path):
+    started = time.monotonic()
+    with pytest.raises(DatasetUnavailableError) as raised:
+        tfds_source.load("mnist", data_dir=os.fspath(tmp_path),
+                         download=False)
+    message = str(raised.value)
+    assert time.monotonic() - started < 5
+    assert "\n" not in message
+    assert "'mnist'" in message
+    assert os.fspath(tmp_path) in message
+    assert "tfds build mnist" in message and "manual_dir" in message
+
+
+def test_offline_download_fails_fast_without_trying(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        lambda *args, **kwargs: calls.append(args))
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                     "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    started = time.monotonic()
+    with pytest.raises(DatasetUnavailableError,
+                       match=r"'mnist'.*no internet.*tfds build mnist"):
+        tfds_source.load("mnist", data_dir=os.fspath(tmp_path))
+    assert time.monotonic() - started < 5
+    assert not calls
+
+
+def test_failed_preparation_becomes_one_clear_line(tmp_path, monkeypatch):
+    """With manual_dir given, preparation is tried; its failure is wrapped."""
+
+    def fail(self, download_config=None, **kwargs):
+        assert download_config.manual_dir == "/manual"
+        raise ConnectionError("Max retries exceeded\nwith url: ...")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        fail)
+    with pytest.raises(DatasetUnavailableError) as raised:
+        tfds_source.load("mnist", data_dir=os.fspath(tmp_path),
+                         manual_dir="/manual")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "ConnectionError: Max retries exceeded" in message
+    assert isinstance(raised.value.__cause__, ConnectionError)
+
+
+def test_unknown_name_and_split(tmp_path):
+    with pytest.raises(ValueError, match="'no_such_set' is not a TFDS dataset"):
+        tfds_source.load("no_such_set", data_dir=os.fspath(tmp_path))
+    with pytest.raises(ValueError, match="'validation'"):
+        tfds_source.load("mnist", split="validation")
+
+
+def test_prepared_data_is_read_by_tfds(tmp_path):
+    """End to end through TFDS's real preparation and reading code.
+
+    Preparing needs `importlib_resources` (a dependency of etils.epath that
+    is not always installed); reading does not.
+    """
+    pytest.importorskip("importlib_resources")
+    tfds.testing.DummyMnist(data_dir=os.fspath(tmp_path)).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    source = tfds_source.load("dummy_mnist", split="test",
+                              data_dir=os.fspath(tmp_path), download=False)
+    assert source.image_shape == (28, 28, 1)
+    assert source.num_examples == 20
+    assert len(_elements(source)) == 20
