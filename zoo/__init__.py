@@ -1,1 +1,11 @@
-"""A zoo of deep generative models on TensorFlow 2, Keras 3 and TFP."""
+"""A zoo of deep generative models on TensorFlow 2, Keras 3 and TensorFlow Probability."""
+
+from zoo.distributions import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic,
+                               FixedVarianceGaussian, Gaussian, LearnedGaussianPrior,
+                               StandardNormalPrior)
+from zoo.export import export_saved_model
+from zoo.vae import VAE
+
+__all__ = ["VAE", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
+           "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",
+           "LearnedGaussianPrior"]
