@@ -77,6 +77,10 @@ class Task:
         encoding: model -> the pipeline encoding of its images.
         evaluate: (model, eval dataset, config) -> dict of final results.
         keys: which entries of the examples the model reads.
+        train_data: optional (config, model, train Source, encoding) -> an
+            infinite dataset of global batches, for models whose batches are
+            built specially (e.g. DC-IGN's one-factor batches); None uses
+            `zoo.data.pipeline.make_dataset`.
     """
     name: str
     build_model: Callable[[RunConfig, Any], keras.Model]
@@ -84,6 +88,7 @@ class Task:
     encoding: Callable[[keras.Model], str]
     evaluate: Callable[[keras.Model, tf.data.Dataset, RunConfig], Dict[str, Any]]
     keys: Tuple[str, ...] = ("image",)
+    train_data: Optional[Callable[..., tf.data.Dataset]] = None
 
 
 def _is_chief(strategy):
@@ -141,8 +146,11 @@ def run(task, config, strategy=None):
     make = dict(image_size=image_shape[0], channels=image_shape[-1], keys=task.keys,
                 seed=config.seed)
     encoding = task.encoding(model)
-    train_data = pipeline.make_dataset(train_source, config.global_batch_size, encoding,
-                                       training=True, **make)
+    if task.train_data is not None:
+        train_data = task.train_data(config, model, train_source, encoding)
+    else:
+        train_data = pipeline.make_dataset(train_source, config.global_batch_size, encoding,
+                                           training=True, **make)
     eval_data = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
                                       training=False, **make)
     steps = config.steps_per_epoch or pipeline.steps_per_epoch(
