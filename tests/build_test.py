@@ -38,7 +38,8 @@ def _requirements():
 def test_every_module_has_a_library_or_binary_target():
     targets = _targets()
     covered = {src for t in targets.values() if t["rule"] != "py_test" for src in t["srcs"]}
-    modules = {os.path.relpath(p, _REPO) for pattern in ("zoo/**/*.py", "recipes/**/*.py")
+    patterns = ("zoo/**/*.py", "recipes/**/*.py", "benchmarks/*.py", "tests/conftest.py")
+    modules = {os.path.relpath(p, _REPO) for pattern in patterns
                for p in glob.glob(os.path.join(_REPO, pattern), recursive=True)}
     assert modules, "no modules found"
     assert sorted(modules - covered) == [], "modules without a BUILD target"
