@@ -28,7 +28,13 @@ def _vae():
     return model, _images()
 
 
-MODELS = {"VAE": _vae}
+def _dcgan():
+    model = zoo.DCGAN((28, 28, 1), latent_dim=5, base_filters=4, ema_decay=0.9,
+                      objective="jensen_shannon", seed=3)
+    return model, _images()
+
+
+MODELS = {"VAE": _vae, "DCGAN": _dcgan}
 
 
 def _public_models():

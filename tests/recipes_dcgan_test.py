@@ -1,0 +1,135 @@
+"""`python -m recipes.dcgan` and `recipes.gan_toy2d` end to end on tiny budgets."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TINY = ["--epochs=2", "--steps_per_epoch=2", "--batch_size=16", "--latent_dim=4",
+         "--base_filters=4", "--fid_samples=60", "--fid_classifier_epochs=1", "--verbose=2"]
+
+
+def _recipe(name, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", f"recipes.{name}", *args], cwd=_REPO,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+
+
+def _history_epochs(model_dir):
+    with open(os.path.join(model_dir, "history.csv"), newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_a_killed_run_resumes_and_leaves_every_output_and_the_frechet_distance(tmp_path):
+    model_dir = str(tmp_path / "run")
+    fgan_flags = ["--loss=weighted_jensen_shannon", "--pi=0.3", "--generator_update=alternative",
+                  "--d_steps=2", "--ema_decay=0.9", "--strategy=one_device"]
+    args = [f"--model_dir={model_dir}", *_TINY[1:], *fgan_flags]
+    process = subprocess.Popen([sys.executable, "-m", "recipes.dcgan", *args, "--epochs=200"],
+                               cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    state = os.path.join(model_dir, "checkpoints", "state.json")
+    deadline = time.time() + 180
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(state) and json.load(open(state))["epoch"] >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = json.load(open(state))["epoch"]
+    assert 2 <= killed_at < 200
+    result = _recipe("dcgan", *args, f"--epochs={killed_at + 1}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"resuming from epoch {killed_at}" in result.stderr
+    assert _history_epochs(model_dir)[-1] == killed_at
+    assert "Fréchet distance (classifier features, 60 generated vs 60 real" in result.stdout
+    assert "untrained generator" in result.stdout and "real test images score" in result.stdout
+    for path in ("config.json", "results.json", "history.csv", "training_curves.png",
+                 "checkpoints/state.json", f"checkpoints/epoch-{killed_at + 1:04d}.weights.h5",
+                 "samples/samples.png", "samples/samples_epoch001.png",
+                 f"samples/samples_epoch{killed_at + 1:03d}.png", "samples/real.png",
+                 "fid/classifier.keras", "export/1/saved_model.pb"):
+        assert os.path.exists(os.path.join(model_dir, path)), path
+    assert {"train", "validation", "images"} <= set(os.listdir(os.path.join(model_dir, "logs")))
+    results = json.load(open(os.path.join(model_dir, "results.json")))
+    assert results["frechet_distance"] > 0 and results["frechet_distance_reference"] >= 0
+    assert results["frechet_distance_untrained"] > 0
+    assert results["fid_samples"] == 60 and "fid" not in results
+    assert results["epochs"] == killed_at + 1
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    assert config["model_kwargs"]["objective"]["config"] == {
+        "name": "weighted_jensen_shannon", "pi": 0.3, "generator_update": "alternative"}
+    assert config["model_kwargs"]["d_steps"] == 2 and config["global_batch_size"] == 16
+    assert (config["d_learning_rate"], config["g_learning_rate"]) == (1e-4, 4e-4)
+    assert config["beta1"] == 0.5 and config["strategy"] == "one_device"
+
+
+_CHECK_FLAGS = r"""
+import json, sys
+from absl import flags
+import recipes.dcgan
+messages = {}
+for flag in sys.argv[1:]:
+    flags.FLAGS.unparse_flags()
+    try:
+        flags.FLAGS(["dcgan", flag])
+        messages[flag] = None
+    except flags.Error as error:
+        messages[flag] = str(error)
+print(json.dumps(messages))
+"""
+
+_BAD_FLAGS = {
+    "--pi=0.3": "--pi only applies to --loss=weighted_jensen_shannon",
+    "--generator_update=alternative": "--generator_update only applies to f-GAN losses",
+    "--d_steps=3": "--batch_size must be a multiple of --d_steps",
+    "--image_size=30": "--image_size must halve down to 3-7 pixels",
+    "--ema_decay=1": "--ema_decay must be in [0, 1)",
+    "--beta1=-0.1": "--beta1 must be in [0, 1)",
+    "--latent_dim=0": "--latent_dim must be positive",
+    "--loss=hinge": "value should be one of",
+    "--inception_weights=/no/such/file.h5": "--inception_weights must name an existing",
+}
+
+
+def test_bad_flags_are_refused_with_a_clear_message():
+    result = subprocess.run([sys.executable, "-c", _CHECK_FLAGS, *_BAD_FLAGS,
+                             "--loss=weighted_jensen_shannon"], cwd=_REPO, capture_output=True,
+                            text=True, timeout=120,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages = json.loads(result.stdout.strip().splitlines()[-1])
+    for flag, message in _BAD_FLAGS.items():
+        assert messages[flag] and message in messages[flag], (flag, messages[flag])
+    assert messages["--loss=weighted_jensen_shannon"] is None  # A good flag parses.
+
+
+@pytest.mark.parametrize("recipe,flag,message", [
+    ("dcgan", "--pi=0.3", "--pi only applies to --loss=weighted_jensen_shannon"),
+    ("gan_toy2d", "--loss=minimax,hinge", "--loss must be a comma-separated list"),
+])
+def test_a_bad_flag_ends_the_recipe_in_one_clear_line(recipe, flag, message):
+    result = _recipe(recipe, flag, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr and flag.split("=")[0] in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_toy_recipe_compares_losses(tmp_path):
+    result = _recipe("gan_toy2d", "--loss=minimax,reverse_kl", "--steps=30",
+                     "--num_samples=200", f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["loss", "modes", "covered"]
+    assert [line.split()[0] for line in lines[1:3]] == ["minimax", "reverse_kl"]
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "results.json", "samples.png"]
+    results = json.load(open(tmp_path / "results.json"))
+    assert set(results) == {"minimax", "reverse_kl"}
+    assert all(0 <= r["modes_covered"] <= 8 and 0 <= r["high_quality_share"] <= 1
+               for r in results.values())
