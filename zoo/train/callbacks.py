@@ -51,7 +51,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if path is None:
             return 0
         if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+            with model.distribute_strategy.scope():  # Slots live where the variables do.
+                model.optimizer.build(model.trainable_variables)
         model.load_weights(path)
         return epoch
 
