@@ -34,7 +34,30 @@ def _dcgan():
     return model, _images()
 
 
-MODELS = {"VAE": _vae, "DCGAN": _dcgan}
+def _attribute_batch(batch=4, shape=(16, 16, 3), attribute_dim=3, masks=False):
+    batch_dict = {"image": RNG.uniform(size=(batch, *shape)).astype(np.float32),
+                  "attributes": (RNG.uniform(size=(batch, attribute_dim)) > 0.5
+                                 ).astype(np.float32)}
+    if masks:
+        batch_dict["mask"] = (RNG.uniform(size=(batch, *shape[:2], 1)) > 0.5).astype(np.uint8)
+    return batch_dict
+
+
+def _cvae():
+    model = zoo.CVAE((16, 16, 3), 3, latent_dim=5, base_filters=4, encoder_hidden=6,
+                     likelihood="gaussian", prior="learned_gaussian",
+                     attribute_names=("a", "b", "c"))
+    return model, _attribute_batch()
+
+
+def _discvae():
+    model = zoo.DisCVAE((16, 16, 3), 3, foreground_dim=4, background_dim=2, base_filters=4,
+                        encoder_hidden=6, likelihood="discretized_logistic",
+                        gate_supervision_weight=0.3)
+    return model, _attribute_batch(masks=True)
+
+
+MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae}
 
 
 def _public_models():

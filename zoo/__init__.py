@@ -3,10 +3,12 @@
 from zoo.distributions import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic,
                                FixedVarianceGaussian, Gaussian, LearnedGaussianPrior,
                                StandardNormalPrior)
+from zoo.cvae import CVAE
 from zoo.dcgan import DCGAN
+from zoo.discvae import DisCVAE
 from zoo.export import export_saved_model
 from zoo.vae import VAE
 
-__all__ = ["VAE", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
+__all__ = ["VAE", "CVAE", "DisCVAE", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
            "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",
            "LearnedGaussianPrior"]

@@ -1,0 +1,102 @@
+"""The attribute classifier that judges generated images: groups, loss, scores, learning."""
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.data import digits
+from zoo.data import pipeline
+from zoo.data import shapes
+from zoo.metrics import attributes as attribute_metrics
+from zoo.tasks import cvae as cvae_task
+
+RNG = np.random.default_rng(4)
+
+
+def test_one_hot_groups_are_found_in_the_labels():
+    rendered = next(iter(shapes.load("train", num_examples=500).dataset.batch(500)))
+    assert attribute_metrics.one_hot_groups(rendered["attributes"].numpy()) == (
+        (0, 1, 2), (3, 4, 5), (6,))
+    classes = np.eye(10)[RNG.integers(0, 10, 300)]
+    assert attribute_metrics.one_hot_groups(classes) == (tuple(range(10)),)
+    binary = (RNG.uniform(size=(300, 4)) > 0.5).astype(np.float32)
+    assert attribute_metrics.one_hot_groups(binary) == ((0,), (1,), (2,), (3,))
+    # Exclusive but sometimes all off: binary attributes, not a group.
+    sometimes = np.eye(3)[RNG.integers(0, 3, 50)]
+    sometimes[:5] = 0
+    assert attribute_metrics.one_hot_groups(sometimes) == ((0,), (1,), (2,))
+
+
+def test_loss_is_the_groups_softmax_plus_the_binary_sigmoid_cross_entropies():
+    groups = ((0, 1, 2), (3,))
+    logits = RNG.normal(size=(5, 4)).astype(np.float32)
+    labels = np.concatenate([np.eye(3)[RNG.integers(0, 3, 5)],
+                             RNG.integers(0, 2, (5, 1))], axis=1).astype(np.float32)
+    softmax = np.exp(logits[:, :3]) / np.exp(logits[:, :3]).sum(1, keepdims=True)
+    sigmoid = 1 / (1 + np.exp(-logits[:, 3]))
+    hand = (-np.sum(labels[:, :3] * np.log(softmax), 1)
+            - labels[:, 3] * np.log(sigmoid) - (1 - labels[:, 3]) * np.log(1 - sigmoid))
+    np.testing.assert_allclose(attribute_metrics.attribute_loss(logits, labels, groups), hand,
+                               rtol=1e-5)
+    predicted = attribute_metrics.predict_attributes(
+        np.array([[0.1, 2.0, -1.0, 0.3], [5.0, 1.0, 0.0, -0.2]]), groups)
+    np.testing.assert_array_equal(predicted, [[0, 1, 0, 1], [1, 0, 0, 0]])
+
+
+class _Oracle:
+    """A stand-in classifier that reads the attributes from the image's first pixels."""
+    groups = ((0, 1), (2,))
+
+    def predict_attributes(self, images, batch_size=256):
+        del batch_size
+        return np.asarray(images)[:, 0, :3, 0]
+
+
+def test_match_scores_are_per_attribute_and_exact_match_shares():
+    shown = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 1]], np.float32)
+    images = np.zeros((4, 2, 3, 1), np.float32)
+    images[:, 0, :, 0] = shown
+    requested = shown.copy()
+    requested[1] = [1, 0, 0]  # two attributes wrong
+    requested[3, 2] = 0       # one attribute wrong
+    scores = attribute_metrics.attribute_match(_Oracle(), images, requested)
+    assert scores["per_attribute_accuracy"] == [0.75, 0.75, 0.75]
+    assert scores["exact_match"] == 0.5 and scores["mean_accuracy"] == 0.75
+    with pytest.raises(ValueError, match="3 images and 4 attribute rows"):
+        attribute_metrics.attribute_match(_Oracle(), images[:3], requested)
+
+
+def test_manipulation_targets_change_one_group_per_example():
+    attributes = np.array([[1, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 1]], np.float32)
+    targets, changed = cvae_task.manipulation_targets(attributes, ((0, 1, 2), (3,)))
+    np.testing.assert_array_equal(changed, [0, 1, 0])
+    np.testing.assert_array_equal(targets, [[0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 1, 1]])
+
+
+def _digits(split):
+    data = pipeline.make_dataset(digits.load(split), 256, "discrete", training=False,
+                                 keys=("image", "attributes"))
+    batches = list(data)
+    return (np.concatenate([b["image"].numpy() for b in batches]),
+            np.concatenate([b["attributes"].numpy() for b in batches]))
+
+
+def test_classifier_learns_real_attributes_far_above_chance_on_held_out_images(tmp_path):
+    train_images, train_attributes = _digits("train")
+    test_images, test_attributes = _digits("test")
+    path = str(tmp_path / "classifier.keras")
+    classifier = attribute_metrics.load_or_train_classifier(
+        path, train_images, train_attributes, epochs=3)
+    assert classifier.groups == (tuple(range(10)),)
+    scores = attribute_metrics.attribute_match(classifier, test_images, test_attributes)
+    chance = attribute_metrics.chance_match(classifier, test_images, test_attributes)
+    assert scores["exact_match"] > 0.85 and chance["exact_match"] < 0.2, (scores, chance)
+    assert scores["mean_accuracy"] > 0.97
+    # The cache is reused when it fits the data, and replaced when it does not.
+    cached = attribute_metrics.load_or_train_classifier(path, train_images, train_attributes)
+    np.testing.assert_array_equal(cached.predict_attributes(test_images),
+                                  classifier.predict_attributes(test_images))
+    other = attribute_metrics.load_or_train_classifier(
+        path, train_images[:64], train_attributes[:64, :4], epochs=1)
+    assert other.attribute_dim == 4
+    assert keras.models.load_model(path, compile=False).attribute_dim == 4

@@ -1,0 +1,274 @@
+"""disCVAE: the composition, the hierarchical posterior, gate supervision, training, export."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import export
+from zoo import random as zoo_random
+from zoo.data import pipeline
+from zoo.data import shapes
+from zoo.discvae import DisCVAE, composite, gate_cross_entropy
+from zoo.metrics import likelihood as likelihood_metrics
+from zoo.tasks import discvae as discvae_task
+
+RNG = np.random.default_rng(3)
+SHAPE = (16, 16, 3)
+FOREGROUND, BACKGROUND = 5, 3
+
+
+def _batch(size=3, attribute_dim=4):
+    images = RNG.uniform(size=(size, *SHAPE)).astype(np.float32)
+    attributes = (RNG.uniform(size=(size, attribute_dim)) > 0.5).astype(np.float32)
+    masks = (RNG.uniform(size=(size, *SHAPE[:2], 1)) > 0.5).astype(np.uint8)
+    return images, attributes, masks
+
+
+def _model(**kwargs):
+    kwargs = {"foreground_dim": FOREGROUND, "background_dim": BACKGROUND, "base_filters": 6,
+              "encoder_hidden": 7, "likelihood": "gaussian", **kwargs}
+    return DisCVAE(SHAPE, 4, **kwargs)
+
+
+def _softplus(value):
+    return np.log1p(np.exp(value))
+
+
+def test_composition_formula_matches_numpy():
+    foreground, background = RNG.normal(size=(2, 3, 4, 4, 6))
+    gate = RNG.uniform(size=(3, 4, 4, 1))
+    np.testing.assert_allclose(composite(foreground, background, gate),
+                               foreground * gate + background * (1 - gate), rtol=1e-6)
+    model = _model()
+    _, y, _ = _batch()
+    z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
+    decoded = model.decode_layers(z, y)
+    foreground = model.decoder(np.concatenate([z[:, :FOREGROUND], y], 1)).numpy()
+    background = model.background_decoder(z[:, FOREGROUND:]).numpy()
+    gate = 1 / (1 + np.exp(-foreground[..., 6:]))
+    assert foreground.shape[-1] == 7 and background.shape[-1] == 6
+    params = gate * foreground[..., :6] + (1 - gate) * background
+    np.testing.assert_allclose(decoded["params"], params, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(decoded["gate"], gate, rtol=1e-5, atol=1e-6)
+    # Gaussian: the composite's mean is x_F * g + x_B * (1 - g) of the layers' means.
+    layers = model.layers(y, z)
+    mean = gate * foreground[..., :3] + (1 - gate) * background[..., :3]
+    np.testing.assert_allclose(layers["image"], np.clip(mean, 0, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layers["foreground"], np.clip(foreground[..., :3], 0, 1),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layers["background"], np.clip(background[..., :3], 0, 1),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.generate(y, z), layers["image"])
+
+
+def test_elbo_pieces_match_hand_computations():
+    model = _model(beta=1.5)
+    x, y, _ = _batch()
+    inputs = model.unpack((x, y))
+    seed = zoo_random.step_seed(0, 5)
+    terms = model.elbo_terms(inputs, seed)
+    noise = zoo_random.global_batch_normal([3, FOREGROUND + BACKGROUND], seed).numpy()
+    raw_f = model.encoder([x, y]).numpy()
+    mu_f, s_f = raw_f[:, :FOREGROUND], 1e-3 + _softplus(raw_f[:, FOREGROUND:])
+    z_f = mu_f + s_f * noise[:, :FOREGROUND]
+    # The background encoder sees the sampled z_F.
+    raw_b = model.background_encoder([x, y, z_f]).numpy()
+    mu_b, s_b = raw_b[:, :BACKGROUND], 1e-3 + _softplus(raw_b[:, BACKGROUND:])
+    z_b = mu_b + s_b * noise[:, FOREGROUND:]
+    np.testing.assert_allclose(terms["latents"], np.concatenate([z_f, z_b], 1), rtol=1e-4,
+                               atol=1e-5)
+
+    def kl(mu, s):
+        return 0.5 * np.sum(mu ** 2 + s ** 2 - 1 - np.log(s ** 2), -1)
+
+    np.testing.assert_allclose(terms["kl_foreground"], kl(mu_f, s_f), rtol=1e-4)
+    np.testing.assert_allclose(terms["kl_background"], kl(mu_b, s_b), rtol=1e-4)
+    np.testing.assert_allclose(terms["kl"], kl(mu_f, s_f) + kl(mu_b, s_b), rtol=1e-4)
+    params = model.decode_params(terms["latents"], y).numpy()
+    loc, sigma = params[..., :3], 1e-3 + _softplus(params[..., 3:])
+    log_px = np.sum(-0.5 * np.log(2 * np.pi * sigma ** 2) - (x - loc) ** 2 / (2 * sigma ** 2),
+                    axis=(1, 2, 3))
+    np.testing.assert_allclose(terms["reconstruction"], log_px, rtol=1e-4)
+    np.testing.assert_allclose(terms["elbo"], log_px - terms["kl"], rtol=1e-4)
+    np.testing.assert_allclose(model.per_example_loss(terms, training=False),
+                               -log_px + 1.5 * terms["kl"], rtol=1e-4)
+    # encode: q(z_F | x, y), then q(z_B | x, y, z_F = its mean).
+    mean, scale = model.encode(x, y)
+    raw_b_at_mean = model.background_encoder([x, y, mu_f]).numpy()
+    np.testing.assert_allclose(mean, np.concatenate([mu_f, raw_b_at_mean[:, :BACKGROUND]], 1),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(raw_b_at_mean, raw_b)
+    np.testing.assert_allclose(scale[:, :FOREGROUND], s_f, rtol=1e-5)
+
+
+def test_gate_supervision_adds_the_weighted_cross_entropy_where_masks_are_given():
+    logits = RNG.normal(size=(3, 4, 4, 1)).astype(np.float32)
+    masks = (RNG.uniform(size=(3, 4, 4, 1)) > 0.5).astype(np.float32)
+    g = 1 / (1 + np.exp(-logits))
+    hand = -np.sum(masks * np.log(g) + (1 - masks) * np.log(1 - g), axis=(1, 2, 3))
+    np.testing.assert_allclose(gate_cross_entropy(logits, masks), hand, rtol=1e-5)
+    x, y, m = _batch()
+    model = _model(gate_supervision_weight=0.3)
+    seed = zoo_random.step_seed(0, 1)
+    terms = model.elbo_terms(model.unpack({"image": x, "attributes": y, "mask": m}), seed)
+    bce = gate_cross_entropy(terms["gate_logits"], m).numpy()
+    np.testing.assert_allclose(terms["gate_cross_entropy"], bce, rtol=1e-6)
+    np.testing.assert_allclose(model.per_example_loss(terms, training=False),
+                               -terms["reconstruction"] + terms["kl"] + 0.3 * bce, rtol=1e-5)
+    unsupervised = model.elbo_terms(model.unpack((x, y)), seed)
+    assert "gate_cross_entropy" not in unsupervised
+    np.testing.assert_allclose(unsupervised["elbo"], terms["elbo"], rtol=1e-6)
+    np.testing.assert_allclose(model.per_example_loss(unsupervised, training=False),
+                               -terms["elbo"], rtol=1e-5)
+
+
+def test_y_and_z_f_move_the_foreground_and_the_background_depends_on_z_b_only():
+    model = _model()
+    _, y, _ = _batch()
+    z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
+    base = model.layers(y, z)
+    again = model.layers(y, z)
+    for key in base:
+        np.testing.assert_array_equal(base[key], again[key])
+    other_y = model.layers(1.0 - y, z)
+    assert not np.allclose(other_y["image"], base["image"])
+    assert not np.allclose(other_y["gate"], base["gate"])
+    np.testing.assert_array_equal(other_y["background"], base["background"])
+    moved = z.copy()
+    moved[:, :FOREGROUND] = RNG.normal(size=(3, FOREGROUND))
+    np.testing.assert_array_equal(model.layers(y, moved)["background"], base["background"])
+    moved[:, FOREGROUND:] += 1.0
+    assert not np.allclose(model.layers(y, moved)["background"], base["background"])
+
+
+def test_importance_weighted_bound_is_above_the_elbo():
+    model = _model(likelihood="bernoulli")
+    x, y, _ = _batch(4)
+    x = (x > 0.5).astype(np.float32)
+    inputs = model.unpack((x, y))
+    elbo = np.mean([model.elbo_terms(inputs, zoo_random.step_seed(0, i))["elbo"]
+                    for i in range(30)], axis=0)
+    bound = model.log_likelihood((x, y), num_samples=200, chunk_size=50).numpy()
+    assert np.all(bound > elbo)
+    np.testing.assert_allclose(np.mean(model.log_likelihood((x, y), num_samples=1)),
+                               np.mean(elbo), rtol=0.03)
+
+
+def test_constructor_checks_sizes():
+    with pytest.raises(ValueError, match="latent_dim 9 differs from foreground_dim"):
+        _model(latent_dim=9)
+    with pytest.raises(ValueError, match="gate_supervision_weight must be >= 0"):
+        _model(gate_supervision_weight=-1)
+    with pytest.raises(ValueError, match="must be positive"):
+        _model(background_dim=0)
+    assert _model(latent_dim=8).latent_dim == 8
+
+
+def _shapes_data(split, batch, count, training):
+    source = shapes.load(split, image_size=16, num_examples=count)
+    return pipeline.make_dataset(source, batch, "dequantized", training=training,
+                                 keys=("image", "attributes", "mask"), shuffle_buffer=count)
+
+
+def test_short_training_improves_the_elbo_and_teaches_the_gate_the_masks():
+    keras.utils.set_random_seed(0)
+    model = DisCVAE(SHAPE, 7, foreground_dim=6, background_dim=3, base_filters=16,
+                    encoder_hidden=64, likelihood="gaussian", gate_supervision_weight=10.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    test = _shapes_data("test", 100, 200, training=False)
+    before = likelihood_metrics.evaluate_likelihood(model, test, num_samples=0)
+    real = {"image": [], "attributes": [], "mask": []}
+    for batch in test:
+        for key in real:
+            real[key].append(batch[key].numpy())
+    real = {key: np.concatenate(value) for key, value in real.items()}
+    iou_before = discvae_task.evaluate_gate(model, real)["gate_iou"]
+    model.fit(_shapes_data("train", 32, 2000, training=True), epochs=1, steps_per_epoch=200,
+              verbose=0)
+    after = likelihood_metrics.evaluate_likelihood(model, test, num_samples=0)
+    gate = discvae_task.evaluate_gate(model, real)
+    assert after["elbo"] > before["elbo"] + 500, (before, after)
+    # About 0.69 here; an all-foreground gate scores 0.12.
+    assert gate["gate_iou"] > max(iou_before, gate["gate_iou_all_foreground"]) + 0.3, gate
+
+
+def test_training_without_masks_works():
+    model = _model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y, _ = _batch(6)
+    logs = model.fit(x, y, batch_size=3, epochs=2, verbose=0).history
+    assert logs["loss"][-1] < logs["loss"][0]
+    np.testing.assert_allclose(logs["loss"], [-v for v in logs["elbo"]], rtol=1e-6)
+
+
+def test_save_and_load_give_identical_outputs(tmp_path):
+    model = _model(prior="learned_gaussian", seed=5, gate_supervision_weight=0.25)
+    model.compile(optimizer=keras.optimizers.Adam())
+    x, y, m = _batch()
+    model.fit({"image": x, "attributes": y, "mask": m}, batch_size=3, epochs=1, verbose=0)
+    path = str(tmp_path / "discvae.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, DisCVAE) and loaded.gate_supervision_weight == 0.25
+    assert (loaded.foreground_dim, loaded.background_dim) == (FOREGROUND, BACKGROUND)
+    z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
+    for key, value in model.layers(y, z).items():
+        np.testing.assert_array_equal(loaded.layers(y, z)[key], value, err_msg=key)
+    np.testing.assert_array_equal(loaded.reconstruct(x, y), model.reconstruct(x, y))
+    config = model.get_config()
+    assert "latent_dim" not in config
+    again = DisCVAE.from_config(config).get_config()
+    networks = ("encoder", "decoder", "background_encoder", "background_decoder")
+    assert {k: v for k, v in again.items() if k not in networks} == {
+        k: v for k, v in config.items() if k not in networks}
+
+
+_FRESH_PROCESS = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+inputs = np.load(sys.argv[2])
+out = {"signatures": sorted(loaded.signatures), "zoo_imported": "zoo" in sys.modules}
+for name in ("generate", "encode", "reconstruct", "serving_default"):
+    fn = loaded.signatures[name]
+    args = {k: tf.constant(inputs[k]) for k in fn.structured_input_signature[1]}
+    out[name] = {k: v.numpy().tolist() for k, v in fn(**args).items()}
+print(json.dumps(out))
+"""
+
+
+def test_export_round_trip_in_a_fresh_process(tmp_path):
+    model = _model()
+    x, y, _ = _batch()
+    z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
+    path = export.export_saved_model(model, str(tmp_path / "export"))
+    np.savez(tmp_path / "inputs.npz", images=x, attributes=y, latents=z)
+    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, path,
+                             str(tmp_path / "inputs.npz")], capture_output=True, text=True,
+                            timeout=120, cwd=str(tmp_path),
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["zoo_imported"] is False
+    assert served["signatures"] == ["encode", "generate", "reconstruct", "serving_default"]
+    layers = model.layers(y, z)
+    mean, scale = model.encode(x, y)
+    expected = {
+        "generate": {"images": layers["image"], "foreground": layers["foreground"],
+                     "gate": layers["gate"], "background": layers["background"]},
+        "encode": {"posterior_mean": mean, "posterior_scale": scale},
+        "reconstruct": {"reconstructions": model.reconstruct(x, y)}}
+    expected["serving_default"] = expected["generate"]
+    for name, outputs in expected.items():
+        assert set(served[name]) == set(outputs), name
+        for key, value in outputs.items():
+            np.testing.assert_allclose(served[name][key], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}/{key}")
+
