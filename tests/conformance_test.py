@@ -57,7 +57,18 @@ def _discvae():
     return model, _attribute_batch(masks=True)
 
 
-MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae}
+def _dcign():
+    """Two interleaved one-factor minibatches (rows 0, 2: scale varies; rows 1, 3: shape,
+    an intrinsic factor), so fit() exercises the clamped step; render takes one named
+    input per group (scale [B, 1], position_x [B, 2], intrinsic [B, 3])."""
+    model = zoo.DCIGN((16, 16, 3), [("scale", 1), ("position_x", 2)], intrinsic_dim=3,
+                      base_filters=4, minibatches=2,
+                      dataset_factor_names=("shape", "scale", "position_x"))
+    batch = {"image": _images(4, (16, 16, 3)), "active_factor": np.array([1, 0, 1, 0], np.int32)}
+    return model, batch
+
+
+MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae, "DCIGN": _dcign}
 
 
 def _public_models():

@@ -5,10 +5,11 @@ from zoo.distributions import (Bernoulli, ContinuousBernoulli, DiscretizedLogist
                                StandardNormalPrior)
 from zoo.cvae import CVAE
 from zoo.dcgan import DCGAN
+from zoo.dcign import DCIGN
 from zoo.discvae import DisCVAE
 from zoo.export import export_saved_model
 from zoo.vae import VAE
 
-__all__ = ["VAE", "CVAE", "DisCVAE", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
+__all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
            "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",
            "LearnedGaussianPrior"]
