@@ -1,0 +1,99 @@
+r"""Training throughput of every model of the zoo, in images/s, on the built-in shapes.
+
+    python benchmarks/model_throughput.py [--image_size=32] [--batch_size=64]
+
+Each model is built, compiled and fed exactly as its recipe's task does it
+(`zoo.tasks.*`: the same networks, likelihood, optimizer and `tf.data`
+pipeline, DC-IGN on its one-factor batches), with the library's default
+arguments (DC-IGN: 8 minibatches per batch, as its recipe). In one `fit`,
+after 10 warm-up steps, --repeats stretches of --steps steps are timed (the
+median is printed), so the pipeline's shuffle buffer fills once, untimed. A
+DCGAN step updates both players (one discriminator step).
+"""
+
+import statistics
+import time
+
+import keras
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+from zoo.data import pipeline
+from zoo.data import sources
+from zoo.tasks import cvae as cvae_task
+from zoo.tasks import dcgan as dcgan_task
+from zoo.tasks import dcign as dcign_task
+from zoo.tasks import discvae as discvae_task
+from zoo.tasks import vae as vae_task
+from zoo.train import runner
+
+flags.DEFINE_integer("image_size", 32, "Square image side.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+flags.DEFINE_integer("steps", 40, "Timed steps per repeat.")
+flags.DEFINE_integer("repeats", 3, "Timed repeats (the median is printed).")
+flags.DEFINE_boolean("jit_compile", False, "Compile the train steps with XLA.")
+FLAGS = flags.FLAGS
+
+TASKS = (("VAE", vae_task.TASK, {}),
+         ("CVAE", cvae_task.TASK, {}),
+         ("DisCVAE", discvae_task.TASK, {}),
+         ("DCIGN", dcign_task.TASK, {"minibatches": 8}),
+         ("DCGAN", dcgan_task.TASK, {}))
+
+
+def _train_data(task, config, model, source):
+    """The training stream the runner would give this task (`zoo.train.runner.run`)."""
+    encoding = task.encoding(model)
+    if task.train_data is not None:
+        return task.train_data(config, model, source, encoding)
+    return pipeline.make_dataset(source, config.global_batch_size, encoding, training=True,
+                                 image_size=model.image_shape[0],
+                                 channels=model.image_shape[-1], keys=task.keys)
+
+
+class _StepTimer(keras.callbacks.Callback):
+    """The wall time at the end of every training batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+def _throughput(task, model_kwargs):
+    config = runner.RunConfig(dataset="shapes", image_size=FLAGS.image_size,
+                              global_batch_size=FLAGS.batch_size, jit_compile=FLAGS.jit_compile,
+                              model_kwargs=model_kwargs)
+    keras.utils.set_random_seed(0)
+    source = sources.load("shapes", "train", image_size=FLAGS.image_size)
+    model = task.build_model(config, source)
+    task.compile_model(model, config)
+    data = _train_data(task, config, model, source)
+    # One fit, so the pipeline (shuffle buffer, cache) fills once, before the timed steps.
+    timer = _StepTimer()
+    warmup = 10
+    model.fit(data, epochs=1, steps_per_epoch=warmup + FLAGS.steps * FLAGS.repeats,
+              callbacks=[timer], verbose=0)
+    times = timer.times[warmup - 1:]
+    seconds = statistics.median(
+        (times[(r + 1) * FLAGS.steps] - times[r * FLAGS.steps]) / FLAGS.steps
+        for r in range(FLAGS.repeats))
+    return FLAGS.batch_size / seconds, 1000 * seconds
+
+
+def main(argv):
+    del argv  # Unused.
+    rows = [(name, *_throughput(task, kwargs)) for name, task, kwargs in TASKS]
+    print(f"\nTraining throughput on shapes {FLAGS.image_size}x{FLAGS.image_size}x3, batch "
+          f"{FLAGS.batch_size}, jit_compile={FLAGS.jit_compile}, devices: "
+          f"{[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(f"{'model':10s} {'images/s':>10s} {'ms/step':>9s}")
+    for name, speed, milliseconds in rows:
+        print(f"{name:10s} {speed:10.0f} {milliseconds:9.1f}")
+
+
+if __name__ == "__main__":
+    app.run(main)
