@@ -243,13 +243,17 @@ def baseline_task(factor_names, named_factors):
 
 
 def _require_whole_minibatches(config, replicas):
-    """Each replica's share of the global batch must hold whole clamped minibatches."""
+    """Fails unless every replica's share of the batch is whole rows of M minibatches.
+
+    `zoo.DCIGN` reshapes a replica's batch to [rows, M]: row r holds the r-th
+    example of each of the M interleaved one-factor minibatches.
+    """
     count = config.model_kwargs.get("minibatches", 1) or 1
     if config.global_batch_size % (count * replicas):
         raise ValueError(
             f"global batch size {config.global_batch_size} must be a multiple of "
             f"minibatches × replicas = {count} × {replicas} = {count * replicas}, so that "
-            "every replica's share of the batch holds whole one-factor minibatches.")
+            "every replica's share holds whole rows of the interleaved one-factor minibatches.")
 
 
 def run(config, compare_vae=True, strategy=None):
