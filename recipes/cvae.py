@@ -13,8 +13,6 @@ from absl import app
 from absl import flags
 
 from recipes import flags as recipe_flags
-from zoo import distributions
-from zoo import networks
 from zoo.tasks import cvae as cvae_task
 
 FLAGS = flags.FLAGS
@@ -30,17 +28,8 @@ def define_model_flags(model_dir, epochs, latent_dim=True):
                       "Attributes to condition on: 'all', or a comma-separated list of the "
                       "dataset's attribute names (shapes: circle,square,triangle,red,green,"
                       "blue,large; digits: 0..9; celeb_a: its 40, e.g. Male,Smiling).")
-    flags.DEFINE_enum("likelihood", "discretized_logistic", sorted(distributions.LIKELIHOODS),
-                      "p(x|y,z): discretized_logistic (8-bit RGB), gaussian (learned per-pixel "
-                      "variance), gaussian_fixed (least squares), bernoulli (binarized data), "
-                      "continuous_bernoulli.")
-    flags.DEFINE_float("fixed_scale", 0.1, "Standard deviation of --likelihood=gaussian_fixed.")
-    flags.DEFINE_enum("prior", "standard_normal", sorted(distributions.PRIORS), "p(z).")
-    flags.DEFINE_enum("network", "conv", sorted(networks.ENCODERS), "Encoder/decoder kind.")
-    flags.DEFINE_integer("base_filters", 32, "Filters of the first convolution.")
+    recipe_flags.define_vae_flags(likelihood="discretized_logistic")
     flags.DEFINE_integer("encoder_hidden", 256, "Width of the encoder's image features.")
-    flags.DEFINE_float("beta", 1.0, "Weight of the KL term (1 is the ELBO).")
-    flags.DEFINE_integer("kl_warmup_steps", 0, "Steps over which the KL weight ramps up to beta.")
     flags.DEFINE_integer("importance_samples", 100,
                          "K of the importance-weighted log-likelihood estimate (0: skip).")
     flags.DEFINE_integer("importance_examples", 256,
@@ -51,12 +40,12 @@ def define_model_flags(model_dir, epochs, latent_dim=True):
                          "Real training images the attribute classifier learns from.")
     flags.DEFINE_integer("classifier_epochs", 5, "Epochs of the attribute classifier.")
     flags.DEFINE_integer("completion_steps", 100, "Adam steps on z for image completion.")
-    positive = ["base_filters", "encoder_hidden", "fixed_scale", "importance_examples",
+    positive = ["encoder_hidden", "importance_examples",
                 "attribute_examples", "classifier_examples", "classifier_epochs"]
     for name in positive + (["latent_dim"] if latent_dim else []):
         flags.register_validator(name, lambda value: value > 0,
                                  message=f"--{name} must be positive.")
-    for name in ("beta", "kl_warmup_steps", "importance_samples", "completion_steps"):
+    for name in ("importance_samples", "completion_steps"):
         flags.register_validator(name, lambda value: value >= 0,
                                  message=f"--{name} must be >= 0.")
     flags.register_validator(
@@ -67,12 +56,7 @@ def define_model_flags(model_dir, epochs, latent_dim=True):
 
 def model_kwargs():
     """The model arguments the shared flags describe."""
-    likelihood = FLAGS.likelihood
-    if likelihood == "gaussian_fixed":
-        likelihood = distributions.FixedVarianceGaussian(FLAGS.fixed_scale)
-    return dict(likelihood=likelihood, prior=FLAGS.prior, network=FLAGS.network,
-                base_filters=FLAGS.base_filters, encoder_hidden=FLAGS.encoder_hidden,
-                beta=FLAGS.beta, kl_warmup_steps=FLAGS.kl_warmup_steps,
+    return dict(recipe_flags.vae_model_kwargs(), encoder_hidden=FLAGS.encoder_hidden,
                 attribute_names=None if FLAGS.attributes == ["all"] else list(FLAGS.attributes))
 
 

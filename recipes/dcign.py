@@ -15,8 +15,6 @@ from absl import flags
 
 from recipes import flags as recipe_flags
 from zoo import dcign
-from zoo import distributions
-from zoo import networks
 from zoo.data.source import DatasetUnavailableError
 from zoo.tasks import dcign as dcign_task
 from zoo.train import runner
@@ -46,27 +44,18 @@ flags.DEFINE_integer("minibatches", 8,
                      "One-factor minibatches per global batch, each clamped to its own batch "
                      "mean (1: the whole batch is one, as in the paper; more: one step "
                      "averages several of the paper's steps and sees more scenes).")
-flags.DEFINE_enum("likelihood", "gaussian_fixed", sorted(distributions.LIKELIHOODS),
-                  "p(x|z): bernoulli (binarized data), gaussian (learned per-pixel variance), "
-                  "gaussian_fixed (least squares), discretized_logistic (8-bit), "
-                  "continuous_bernoulli.")
-flags.DEFINE_float("fixed_scale", 0.1, "Standard deviation of --likelihood=gaussian_fixed.")
-flags.DEFINE_enum("prior", "standard_normal", sorted(distributions.PRIORS), "p(z).")
-flags.DEFINE_enum("network", "conv", sorted(networks.ENCODERS), "Encoder/decoder kind.")
-flags.DEFINE_integer("base_filters", 32, "Filters of the first convolution.")
-flags.DEFINE_float("beta", 1.0, "Weight of the KL term (1 is the ELBO).")
-flags.DEFINE_integer("kl_warmup_steps", 0, "Steps over which the KL weight ramps up to beta.")
+recipe_flags.define_vae_flags(likelihood="gaussian_fixed")
 flags.DEFINE_integer("importance_samples", 20,
                      "K of the importance-weighted log-likelihood estimate at the end.")
 flags.DEFINE_integer("disentanglement_examples", 10_000,
                      "Held-out images for the correlations and MIG (at most).")
 flags.DEFINE_boolean("compare_vae", True,
                      "Also train a plain VAE of the same size and budget, and compare.")
-for _name in ("factor_dim", "intrinsic_dim", "minibatches", "base_filters", "importance_samples",
-              "fixed_scale", "disentanglement_examples"):
+for _name in ("factor_dim", "intrinsic_dim", "minibatches", "importance_samples",
+              "disentanglement_examples"):
     flags.register_validator(_name, lambda value: value > 0,
                              message=f"--{_name} must be positive.")
-for _name in ("invariance_strength", "intrinsic_ratio", "beta", "kl_warmup_steps"):
+for _name in ("invariance_strength", "intrinsic_ratio"):
     flags.register_validator(_name, lambda value: value >= 0,
                              message=f"--{_name} must be >= 0.")
 
@@ -135,18 +124,12 @@ def _scores(results, suffix):
 
 def main(argv):
     del argv  # Unused.
-    likelihood = FLAGS.likelihood
-    if likelihood == "gaussian_fixed":
-        likelihood = distributions.FixedVarianceGaussian(FLAGS.fixed_scale)
     config = recipe_flags.run_config(
         model_kwargs=dict(factor_groups=_factor_groups(), intrinsic_dim=FLAGS.intrinsic_dim,
                           clamp=FLAGS.clamp, clamp_to=FLAGS.clamp_to,
                           invariance_strength=FLAGS.invariance_strength,
                           intrinsic_ratio=FLAGS.intrinsic_ratio,
-                          minibatches=FLAGS.minibatches, likelihood=likelihood,
-                          prior=FLAGS.prior, network=FLAGS.network,
-                          base_filters=FLAGS.base_filters, beta=FLAGS.beta,
-                          kl_warmup_steps=FLAGS.kl_warmup_steps),
+                          minibatches=FLAGS.minibatches, **recipe_flags.vae_model_kwargs()),
         eval_kwargs=dict(importance_samples=FLAGS.importance_samples,
                          disentanglement_examples=FLAGS.disentanglement_examples))
     try:

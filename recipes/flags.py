@@ -4,11 +4,14 @@ import sys
 
 from absl import flags
 
+from zoo import distributions
+from zoo import networks
 from zoo.data.source import DatasetUnavailableError
 from zoo.train import runner
 from zoo.train import strategy
 
-__all__ = ["define_run_flags", "run_config", "run_or_exit"]
+__all__ = ["define_run_flags", "define_vae_flags", "vae_model_kwargs", "run_config",
+           "run_or_exit"]
 
 FLAGS = flags.FLAGS
 
@@ -53,6 +56,40 @@ def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
         "dataset", lambda value: bool(value) and (not value.startswith("folder:") or
                                                   len(value) > len("folder:")),
         message="--dataset must be a name or folder:PATH with a path.")
+
+
+def define_vae_flags(likelihood):
+    """Defines the flags of every VAE-family model, with this recipe's default likelihood.
+
+    --likelihood, --fixed_scale, --prior, --network, --base_filters, --beta
+    and --kl_warmup_steps, validated; `vae_model_kwargs` reads them.
+    """
+    flags.DEFINE_enum("likelihood", likelihood, sorted(distributions.LIKELIHOODS),
+                      "The likelihood: bernoulli (binarized data), gaussian (learned per-pixel "
+                      "variance), gaussian_fixed (least squares), discretized_logistic (8-bit "
+                      "RGB), continuous_bernoulli.")
+    flags.DEFINE_float("fixed_scale", 0.1, "Standard deviation of --likelihood=gaussian_fixed.")
+    flags.DEFINE_enum("prior", "standard_normal", sorted(distributions.PRIORS), "p(z).")
+    flags.DEFINE_enum("network", "conv", sorted(networks.ENCODERS), "Encoder/decoder kind.")
+    flags.DEFINE_integer("base_filters", 32, "Filters of the first convolution.")
+    flags.DEFINE_float("beta", 1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).")
+    flags.DEFINE_integer("kl_warmup_steps", 0, "Steps over which the KL weight ramps up to beta.")
+    for name in ("base_filters", "fixed_scale"):
+        flags.register_validator(name, lambda value: value > 0,
+                                 message=f"--{name} must be positive.")
+    for name in ("beta", "kl_warmup_steps"):
+        flags.register_validator(name, lambda value: value >= 0,
+                                 message=f"--{name} must be >= 0.")
+
+
+def vae_model_kwargs():
+    """The model arguments the `define_vae_flags` flags describe."""
+    likelihood = FLAGS.likelihood
+    if likelihood == "gaussian_fixed":
+        likelihood = distributions.FixedVarianceGaussian(FLAGS.fixed_scale)
+    return dict(likelihood=likelihood, prior=FLAGS.prior, network=FLAGS.network,
+                base_filters=FLAGS.base_filters, beta=FLAGS.beta,
+                kl_warmup_steps=FLAGS.kl_warmup_steps)
 
 
 def run_config(model_kwargs, eval_kwargs=None):
