@@ -88,8 +88,8 @@ def test_active_factor_selects_the_free_group_and_its_columns():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(factor_groups=[]), "at least one factor group"),
-    (dict(factor_groups=[("scale", 0)]), "positive size"),
-    (dict(factor_groups=[("scale", 1), ("scale", 2)]), "named twice"),
+    (dict(factor_groups=[("scale", 0)]), "positive integer size"),
+    (dict(factor_groups=[("scale", 1), ("scale", 2)]), "named more than once"),
     (dict(factor_groups=[("intrinsic", 1)]), "identifier"),
     (dict(factor_groups=[("my scale", 1)]), "identifier"),
     (dict(factor_groups=[("azimuth", 1)]), r"\['azimuth'\] are not factors of the data"),

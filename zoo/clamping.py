@@ -38,7 +38,7 @@ import numbers
 
 import tensorflow as tf
 
-__all__ = ["CLAMP_TARGETS", "clamp_latents", "group_mask", "validate_clamp_to"]
+__all__ = ["CLAMP_TARGETS", "clamp_latents", "group_items", "group_mask", "validate_clamp_to"]
 
 CLAMP_TARGETS = ("mean", "first")
 
@@ -60,23 +60,35 @@ def validate_clamp_to(clamp_to):
     return clamp_to
 
 
-def _group_items(group_sizes):
-    """[(name, size), ...] from a dict or a sequence of pairs, validated."""
-    items = list(group_sizes.items()) if isinstance(group_sizes, dict) else list(group_sizes)
+def group_items(group_sizes, kind="latent group"):
+    """[(name, size), ...] from a dict or a sequence of pairs, validated.
+
+    Args:
+        group_sizes: dict {name: size} (insertion order) or a sequence of
+            (name, size) pairs.
+        kind: what a group is called in the error messages.
+
+    Raises:
+        ValueError: no groups, a malformed pair, a size that is not a
+            positive integer, or a name used twice.
+    """
+    items = list(group_sizes.items()) if isinstance(group_sizes, dict) else list(
+        group_sizes or ())
     if not items:
-        raise ValueError("group_sizes needs at least one (name, size) group.")
+        raise ValueError(f"Needs at least one {kind}: a (name, size) pair, e.g. ('scale', 1).")
     groups = []
     for item in items:
         if isinstance(item, str) or len(item) != 2:
-            raise ValueError(f"A latent group is a (name, size) pair; got {item!r}.")
+            raise ValueError(f"A {kind} is a (name, size) pair; got {item!r}.")
         name, size = item
         if not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(f"Latent group {name!r} needs a positive integer size; got {size!r}.")
+            raise ValueError(f"{kind.capitalize()} {name!r} needs a positive integer size; "
+                             f"got {size!r}.")
         groups.append((str(name), int(size)))
     names = [name for name, _ in groups]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"Latent groups named more than once: {repeated}.")
+        raise ValueError(f"{kind.capitalize()}s named more than once: {repeated}.")
     return groups
 
 
@@ -103,7 +115,7 @@ def group_mask(group_sizes, active_group):
         ValueError: malformed or repeated groups, an unknown name, or an
             out-of-range Python index.
     """
-    groups = _group_items(group_sizes)
+    groups = group_items(group_sizes)
     names = [name for name, _ in groups]
     column_group = tf.repeat(tf.range(len(groups), dtype=tf.int32),
                              [size for _, size in groups])

@@ -87,26 +87,12 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 def _parse_groups(factor_groups):
     """((name, size), ...) from a list of pairs or a dict, validated."""
-    items = list(factor_groups.items()) if isinstance(factor_groups, dict) else list(
-        factor_groups or ())
-    if not items:
-        raise ValueError("DCIGN needs at least one factor group, e.g. [('scale', 1)].")
-    groups = []
-    for item in items:
-        if isinstance(item, str) or len(item) != 2:
-            raise ValueError(f"A factor group is a (name, size) pair; got {item!r}.")
-        name, size = str(item[0]), int(item[1])
+    groups = clamping.group_items(factor_groups, kind="factor group")
+    for name, _ in groups:
         if not _NAME.match(name) or name == INTRINSIC:
             raise ValueError(
                 f"Factor group name {name!r} must be an identifier (letters, digits, _) "
                 f"other than {INTRINSIC!r}.")
-        if size < 1:
-            raise ValueError(f"Factor group {name!r} needs a positive size; got {size}.")
-        groups.append((name, size))
-    names = [name for name, _ in groups]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"Factor groups are named twice: {duplicates}.")
     return tuple(groups)
 
 
