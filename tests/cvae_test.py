@@ -36,7 +36,8 @@ def _model(**kwargs):
     return CVAE(SHAPE, 4, **kwargs)
 
 
-@pytest.mark.parametrize("network,shape", [("conv", (16, 16, 3)), ("mlp", (28, 28, 1))])
+@pytest.mark.parametrize("network,shape", [("conv", (16, 16, 3)), ("mlp", (28, 28, 1)),
+                                           ("coord", (16, 16, 3))])
 def test_methods_have_the_documented_shapes(network, shape):
     model = CVAE(shape, 4, latent_dim=5, network=network, base_filters=6, encoder_hidden=7)
     x, y = _batch(3, shape)
@@ -204,8 +205,10 @@ def test_short_training_improves_the_conditional_elbo_by_a_clear_margin():
     assert after["log_likelihood"] >= after["elbo"]
 
 
-def test_save_and_load_give_identical_outputs(tmp_path):
-    model = _model(prior="learned_gaussian", beta=0.5, seed=7, attribute_names="abcd")
+@pytest.mark.parametrize("network", ["conv", "coord"])
+def test_save_and_load_give_identical_outputs(tmp_path, network):
+    model = _model(prior="learned_gaussian", beta=0.5, seed=7, attribute_names="abcd",
+                   network=network)
     model.compile(optimizer=keras.optimizers.Adam())
     x, y = _batch()
     model.fit((x, y), batch_size=3, epochs=1, verbose=0)

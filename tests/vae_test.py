@@ -20,7 +20,8 @@ def _binary(batch, shape=(28, 28, 1)):
 
 
 @pytest.mark.parametrize("network,shape", [("conv", (28, 28, 1)), ("conv", (32, 32, 3)),
-                                           ("conv", (64, 64, 3)), ("mlp", (28, 28, 1))])
+                                           ("conv", (64, 64, 3)), ("mlp", (28, 28, 1)),
+                                           ("coord", (28, 28, 1)), ("coord", (32, 32, 3))])
 def test_methods_have_the_documented_shapes(network, shape):
     model = VAE(shape, latent_dim=5, network=network, base_filters=6, likelihood="gaussian")
     x = _binary(3, shape)

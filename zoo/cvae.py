@@ -90,12 +90,12 @@ def conditional_encoder(network, image_shape, conditions, latent_dim, base_filte
     raw-scale head sees h(x) only, as in Yan et al. (2016)'s encoder.
 
     Args:
-        network: "conv" or "mlp" (`zoo.networks`).
+        network: "conv", "coord" or "mlp" (`zoo.networks`).
         image_shape: (H, W, C).
         conditions: [(input name, size)] of the conditioning vectors, e.g.
             [("attributes", A)].
         latent_dim: D, the size of z.
-        base_filters: width of the first convolution ("conv" only).
+        base_filters: width of the first convolution (not for "mlp").
         hidden: width of the image features and of the mean head's hidden layer.
         name: the model's name.
 
@@ -104,7 +104,7 @@ def conditional_encoder(network, image_shape, conditions, latent_dim, base_filte
         [B, 2 * D] (means, then raw scales, as `zoo.distributions.diagonal_gaussian`
         reads them).
     """
-    kwargs = {"base_filters": base_filters} if network == "conv" else {}
+    kwargs = {"base_filters": base_filters} if network != "mlp" else {}
     trunk = networks.make_encoder(network, image_shape, hidden, name=f"{name}_trunk", **kwargs)
     images = keras.Input(shape=tuple(image_shape), name="images")
     inputs = [keras.Input(shape=(int(size),), name=input_name)
@@ -127,20 +127,26 @@ def conditional_decoder(network, latent_dim, attribute_dim, image_shape, output_
     with y also tiled over the feature maps and concatenated to the input of
     every (transposed) convolution, so that every resolution sees the
     attributes directly (y at the input alone is easily ignored when z can
-    carry the same information). "mlp": `zoo.networks.mlp_decoder` on [z, y].
+    carry the same information). "coord": `zoo.networks.coord_decoder`, which
+    tiles y the same way next to the pixel coordinates. "mlp":
+    `zoo.networks.mlp_decoder` on [z, y].
 
     Args:
-        network: "conv" or "mlp".
+        network: "conv", "coord" or "mlp".
         latent_dim: D, the size of z.
         attribute_dim: A, the size of y.
         image_shape: (H, W, C).
         output_channels: C * p, the likelihood's raw parameters per pixel.
-        base_filters: width of the last convolution ("conv" only).
+        base_filters: width of the last convolution (not for "mlp").
         name: the model's name.
 
     Returns:
         A functional `keras.Model` [B, D + A] -> [B, H, W, output_channels].
     """
+    if network == "coord":
+        return networks.coord_decoder(latent_dim + attribute_dim, image_shape, output_channels,
+                                      base_filters=base_filters, tiled_inputs=attribute_dim,
+                                      name=name)
     if network != "conv":
         return networks.make_decoder(network, latent_dim + attribute_dim, image_shape,
                                      output_channels, name=name)

@@ -3,15 +3,25 @@
 The convolutional pair is DCGAN-shaped (Radford et al. 2016): 4x4 convolutions
 of stride 2 halve the image until it is at most 7 pixels wide (28 -> 14 -> 7,
 32 -> 16 -> 8 -> 4, 64 -> ... -> 4), and transposed convolutions mirror that.
-Any square size whose halvings reach a width of 3 to 7 works. Networks output
+Any square size whose halvings reach a width of 3 to 7 works.
+
+The "coord" decoder renders where things are more easily: at every
+resolution it upsamples (nearest neighbour), appends the pixel coordinates
+as two channels (CoordConv, Liu et al. 2018) and applies two 3x3
+convolutions. A DCGAN decoder has to learn position from padding effects
+and renders small shapes as blobs for a long time; this one can draw a
+shape's edges as functions of (pixel - position). Its encoder is the
+convolutional one. Networks output
 raw parameters; `zoo.distributions` turns them into distributions. There is no
 batch normalisation: per-example independence keeps the ELBO per example and
 makes a mirrored run equal a one-device run.
 """
 
 import keras
+import tensorflow as tf
 
-__all__ = ["conv_encoder", "conv_decoder", "mlp_encoder", "mlp_decoder",
+__all__ = ["conv_encoder", "conv_decoder", "coord_decoder", "AddCoordinates",
+           "mlp_encoder", "mlp_decoder",
            "make_encoder", "make_decoder", "ENCODERS", "DECODERS",
            "downsampling_plan"]
 
@@ -69,6 +79,56 @@ def conv_decoder(input_dim, image_shape, output_channels, base_filters=32,
     return keras.Sequential(layers, name=name)
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class AddCoordinates(keras.layers.Layer):
+    """Appends each pixel's (x, y) centre, in [-1, 1], as two channels (CoordConv)."""
+
+    def call(self, features):
+        height, width = features.shape[1], features.shape[2]
+        along_x = (tf.range(width, dtype=features.dtype) + 0.5) * (2.0 / width) - 1.0
+        along_y = (tf.range(height, dtype=features.dtype) + 0.5) * (2.0 / height) - 1.0
+        grid_y, grid_x = tf.meshgrid(along_y, along_x, indexing="ij")
+        grid = tf.stack([grid_x, grid_y], axis=-1)[None]
+        return tf.concat([features, tf.tile(grid, [tf.shape(features)[0], 1, 1, 1])], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2)
+
+
+def coord_decoder(input_dim, image_shape, output_channels, base_filters=32,
+                  tiled_inputs=0, name="decoder"):
+    """Vectors [B, input_dim] -> raw image parameters, with coordinates at every resolution.
+
+    Dense to the smallest width, then per resolution: nearest-neighbour
+    upsampling, the pixel coordinates (and the last `tiled_inputs` input
+    entries, e.g. a CVAE's attributes, tiled over the map) appended, and two
+    3x3 convolutions.
+    """
+    steps, width = downsampling_plan(image_shape[0])
+    inputs = keras.Input(shape=(input_dim,))
+    tiled = (keras.layers.Reshape((1, 1, tiled_inputs))(inputs[:, input_dim - tiled_inputs:])
+             if tiled_inputs else None)
+
+    def with_context(features, size):
+        features = AddCoordinates()(features)
+        if tiled is None:
+            return features
+        return keras.layers.Concatenate()([features, keras.layers.UpSampling2D(size)(tiled)])
+
+    top = _filters(steps - 1, base_filters)
+    features = keras.layers.Dense(width * width * top, activation="relu")(inputs)
+    features = keras.layers.Reshape((width, width, top))(features)
+    size = width
+    for level in reversed(range(steps)):
+        size *= 2
+        features = keras.layers.UpSampling2D(2)(features)
+        for _ in range(2):
+            features = keras.layers.Conv2D(_filters(level, base_filters), 3, padding="same",
+                                           activation="relu")(with_context(features, size))
+    outputs = keras.layers.Conv2D(output_channels, 3, padding="same", dtype="float32")(features)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def mlp_encoder(image_shape, output_dim, hidden=(512, 256), name="encoder"):
     """Images -> raw outputs through fully connected layers."""
     layers = [keras.Input(shape=tuple(image_shape)), keras.layers.Flatten()]
@@ -89,8 +149,8 @@ def mlp_decoder(input_dim, image_shape, output_channels, hidden=(256, 512),
     return keras.Sequential(layers, name=name)
 
 
-ENCODERS = {"conv": conv_encoder, "mlp": mlp_encoder}
-DECODERS = {"conv": conv_decoder, "mlp": mlp_decoder}
+ENCODERS = {"conv": conv_encoder, "coord": conv_encoder, "mlp": mlp_encoder}
+DECODERS = {"conv": conv_decoder, "coord": coord_decoder, "mlp": mlp_decoder}
 
 
 def _pick(table, kind):
@@ -100,10 +160,10 @@ def _pick(table, kind):
 
 
 def make_encoder(kind, image_shape, output_dim, **kwargs):
-    """An encoder network by kind ("conv" or "mlp")."""
+    """An encoder network by kind ("conv", "coord" or "mlp")."""
     return _pick(ENCODERS, kind)(image_shape, output_dim, **kwargs)
 
 
 def make_decoder(kind, input_dim, image_shape, output_channels, **kwargs):
-    """A decoder network by kind ("conv" or "mlp")."""
+    """A decoder network by kind ("conv", "coord" or "mlp")."""
     return _pick(DECODERS, kind)(input_dim, image_shape, output_channels, **kwargs)

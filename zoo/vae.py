@@ -59,7 +59,8 @@ class VAE(keras.Model):
         likelihood: name in `zoo.distributions.LIKELIHOODS` ("bernoulli",
             "gaussian" with learned per-pixel variance, "gaussian_fixed",
             "discretized_logistic", "continuous_bernoulli") or a `Likelihood`.
-        network: "conv" or "mlp", used where `encoder`/`decoder` are not given.
+        network: "conv", "coord" (coordinate channels in the decoder) or "mlp",
+            used where `encoder`/`decoder` are not given.
         base_filters: width of the first convolution (doubles per halving).
         prior: "standard_normal", "learned_gaussian" or a prior layer.
         beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
@@ -106,7 +107,7 @@ class VAE(keras.Model):
         return self.image_shape[-1] * self.likelihood.params_per_channel
 
     def network_kwargs(self):
-        return {"base_filters": self.base_filters} if self.network == "conv" else {}
+        return {"base_filters": self.base_filters} if self.network != "mlp" else {}
 
     def build_encoder(self):
         return networks.make_encoder(self.network, self.image_shape,
