@@ -11,8 +11,10 @@ as two channels (CoordConv, Liu et al. 2018) and applies two 3x3
 convolutions. A DCGAN decoder has to learn position from padding effects
 and renders small shapes as blobs for a long time; this one can draw a
 shape's edges as functions of (pixel - position). Its encoder is the
-convolutional one. Networks output
-raw parameters; `zoo.distributions` turns them into distributions. There is no
+convolutional one.
+
+Networks output raw parameters; `zoo.distributions` turns them into
+distributions. There is no
 batch normalisation: per-example independence keeps the ELBO per example and
 makes a mirrored run equal a one-device run.
 """
