@@ -14,9 +14,8 @@ shape's edges as functions of (pixel - position). Its encoder is the
 convolutional one.
 
 Networks output raw parameters; `zoo.distributions` turns them into
-distributions. There is no
-batch normalisation: per-example independence keeps the ELBO per example and
-makes a mirrored run equal a one-device run.
+distributions. There is no batch normalisation: per-example independence
+keeps the ELBO per example and makes a mirrored run equal a one-device run.
 """
 
 import keras
