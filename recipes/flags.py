@@ -58,8 +58,8 @@ def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
         message="--dataset must be a name or folder:PATH with a path.")
 
 
-def define_vae_flags(likelihood, network="conv"):
-    """Defines the flags of every VAE-family model, with this recipe's default likelihood and network.
+def define_vae_flags(likelihood):
+    """Defines the flags of every VAE-family model, with this recipe's default likelihood.
 
     --likelihood, --fixed_scale, --prior, --network, --base_filters, --beta
     and --kl_warmup_steps, validated; `vae_model_kwargs` reads them.
@@ -70,7 +70,7 @@ def define_vae_flags(likelihood, network="conv"):
                       "RGB), continuous_bernoulli.")
     flags.DEFINE_float("fixed_scale", 0.1, "Standard deviation of --likelihood=gaussian_fixed.")
     flags.DEFINE_enum("prior", "standard_normal", sorted(distributions.PRIORS), "p(z).")
-    flags.DEFINE_enum("network", network, sorted(networks.ENCODERS),
+    flags.DEFINE_enum("network", "conv", sorted(networks.ENCODERS),
                       "Encoder/decoder kind: conv (DCGAN-shaped), coord (the conv encoder; a "
                       "decoder with pixel coordinates at every resolution, which draws shapes' "
                       "edges sooner), mlp.")
