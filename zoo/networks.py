@@ -110,12 +110,6 @@ def coord_decoder(input_dim, image_shape, output_channels, base_filters=32,
     tiled = (keras.layers.Reshape((1, 1, tiled_inputs))(inputs[:, input_dim - tiled_inputs:])
              if tiled_inputs else None)
 
-    def with_context(features, size):
-        features = AddCoordinates()(features)
-        if tiled is None:
-            return features
-        return keras.layers.Concatenate()([features, keras.layers.UpSampling2D(size)(tiled)])
-
     top = _filters(steps - 1, base_filters)
     features = keras.layers.Dense(width * width * top, activation="relu")(inputs)
     features = keras.layers.Reshape((width, width, top))(features)
@@ -123,9 +117,14 @@ def coord_decoder(input_dim, image_shape, output_channels, base_filters=32,
     for level in reversed(range(steps)):
         size *= 2
         features = keras.layers.UpSampling2D(2)(features)
+        # The coordinates (and tiled inputs) of this resolution, built once for both convolutions.
+        context = AddCoordinates()(features[..., :0])
+        if tiled is not None:
+            context = keras.layers.Concatenate()([context, keras.layers.UpSampling2D(size)(tiled)])
         for _ in range(2):
             features = keras.layers.Conv2D(_filters(level, base_filters), 3, padding="same",
-                                           activation="relu")(with_context(features, size))
+                                           activation="relu")(
+                keras.layers.Concatenate()([features, context]))
     outputs = keras.layers.Conv2D(output_channels, 3, padding="same", dtype="float32")(features)
     return keras.Model(inputs, outputs, name=name)
 
