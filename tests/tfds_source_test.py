@@ -1,4 +1,10 @@
-"""Tests of zoo.data.tfds_source, on TFDS's mocked data: no network."""
+"""Tests of zoo.data.tfds_source, on TFDS's mocked data: no network.
+
+Mocked examples are random (or what a test serves): they check shapes, keys,
+crops, orders and splits, not what a TFDS builder really stores. The pixel
+range each builder writes is checked by tests/tfds_builders_test.py, which
+runs the real dsprites, shapes3d and smallnorb builders on local files.
+"""
 
 import os
 import socket
@@ -259,3 +265,34 @@ def test_prepared_data_is_read_by_tfds(tmp_path):
     assert source.image_shape == (28, 28, 1)
     assert source.num_examples == 20
     assert len(_elements(source)) == 20
+
+
+def test_stored_levels_are_rescaled_to_0_255():
+    def rescaled(values, levels):
+        image = tfds_source._to_full_range(tf.constant(values, tf.uint8), levels)
+        assert image.dtype == tf.uint8
+        return image.numpy().tolist()
+
+    assert rescaled([0, 1, 1, 0], 2) == [0, 255, 255, 0]  # dSprites
+    assert rescaled([0, 1, 2, 3], 4) == [0, 85, 170, 255]
+    assert rescaled([0, 1, 2], 3) == [0, 128, 255]  # 127.5 rounds to even
+    assert rescaled(list(range(256)), 256) == list(range(256))
+    assert rescaled([7], 2) == [255]  # above the stored levels: saturates
+
+
+def test_every_readme_dataset_records_its_stored_pixel_levels():
+    """As each TFDS builder's _generate_examples writes `image`."""
+    table = tfds_source._specialisations()
+    levels = {name: table[name].pixel_levels for name in (
+        "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a",
+        "dsprites", "shapes3d", "smallnorb", "binarized_mnist")}
+    assert levels == {"mnist": 256, "fashion_mnist": 256, "cifar10": 256,
+                      "svhn_cropped": 256, "celeb_a": 256, "dsprites": 2,
+                      "shapes3d": 256, "smallnorb": 256, "binarized_mnist": 2}
+    assert tfds_source._Specialisation().pixel_levels == 256
+
+
+@pytest.mark.parametrize("levels", [0, 1, 257])
+def test_impossible_pixel_levels_are_refused(levels):
+    with pytest.raises(ValueError, match=rf"pixel_levels={levels}: expected 2\.\.\.256"):
+        tfds_source._Specialisation(pixel_levels=levels)

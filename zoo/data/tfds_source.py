@@ -5,6 +5,19 @@ Any TFDS dataset with an `image` feature loads generically: `image`, plus
 an `attributes` dict of binary features (CelebA). A few datasets get
 specialised handling:
 
+- Pixel range. Every `image` leaves `load` as uint8 in 0..255, the range the
+  rest of the pipeline divides by 255. TFDS stores what the dataset's source
+  files hold, which is not always that: its `dsprites` builder writes the
+  HDF5 `imgs` array unchanged, pixels in {0, 1} (as does `binarized_mnist`).
+  The table in `_specialisations` records, for each dataset, how many levels
+  its stored image has (`pixel_levels`, read from each TFDS builder's
+  `_generate_examples`); an image stored with N levels 0..N-1 is rescaled,
+  level k -> round(255 k / (N - 1)), so dSprites pixels become {0, 255}.
+  `mnist`, `fashion_mnist` (IDX bytes), `cifar10` (binary batches),
+  `svhn_cropped` (MATLAB uint8 `X`), `celeb_a` (JPEG), `shapes3d` (HDF5
+  uint8 `images`) and `smallnorb` (NORB uint8 matrices) are stored in
+  0..255 already and pass unchanged, as does any dataset not in the table.
+
 - `celeb_a`: 218x178 faces centre-cropped to 140x140, then resized to
   `image_size` (default 64); `attributes` are its 40 binary attributes in
   TFDS's sorted key order.
@@ -50,11 +63,13 @@ _HELD_OUT_PERCENT = 10
 # Any host of TFDS's own download mirror answers if the internet does.
 _PROBE_ADDRESS = ("storage.googleapis.com", 443)
 _PROBE_TIMEOUT_SECONDS = 5.0
+# uint8 0..255, what the pipeline expects of every image.
+_FULL_RANGE_LEVELS = 256
 
 
 @dataclasses.dataclass(frozen=True)
 class _Specialisation:
-    """What one TFDS dataset needs beyond the generic handling.
+    """What `load` knows of one TFDS dataset; the defaults are the generic case.
 
     Attributes:
         default_image_size: `image_size` used when the caller gives None.
@@ -65,32 +80,64 @@ class _Specialisation:
         has_test_split: whether the dataset has a "test" split; only consulted
             while the split names are unknown (mocked data), as prepared data
             lists its splits.
+        pixel_levels: N, the number of levels of the stored image: its pixels
+            are 0..N-1 as the TFDS builder writes them (256 for 8-bit data, 2
+            for binary {0, 1} images); `load` rescales them to 0..255.
     """
     default_image_size: Optional[int] = None
     crop: Optional[Tuple[int, int]] = None
     label_key: str = "label"
     factor_keys: Tuple[str, ...] = ()
     has_test_split: bool = True
+    pixel_levels: int = _FULL_RANGE_LEVELS
+
+    def __post_init__(self):
+        if not 2 <= self.pixel_levels <= _FULL_RANGE_LEVELS:
+            raise ValueError(
+                f"pixel_levels={self.pixel_levels!r}: expected 2..."
+                f"{_FULL_RANGE_LEVELS} levels of a uint8 image.")
 
 
 def _specialisations() -> Dict[str, _Specialisation]:
-    """Facts about the datasets that get more than the generic handling."""
+    """What we know of each TFDS dataset the README names, and binarized_mnist.
+
+    `pixel_levels` is what each TFDS 4.9 builder's `_generate_examples`
+    writes into `image`, read from its code under
+    `tensorflow_datasets/{image_classification,datasets}/`.
+    """
+    full = _FULL_RANGE_LEVELS
     return {
-        "celeb_a": _Specialisation(default_image_size=64, crop=(140, 140)),
-        # Factor order of Matthey et al. (2017) and Burgess & Kim (2018).
+        # IDX files: one uint8 byte (0..255) per pixel (LeCun et al. 1998).
+        "mnist": _Specialisation(pixel_levels=full),
+        "fashion_mnist": _Specialisation(pixel_levels=full),
+        # The 0/1 matrices of Larochelle & Murray (2011), cast to uint8.
+        "binarized_mnist": _Specialisation(pixel_levels=2),
+        # Binary batches: uint8 bytes per channel (Krizhevsky 2009).
+        "cifar10": _Specialisation(pixel_levels=full),
+        # MATLAB uint8 array `X` (Netzer et al. 2011).
+        "svhn_cropped": _Specialisation(pixel_levels=full),
+        # JPEG files, decoded to uint8 RGB.
+        "celeb_a": _Specialisation(default_image_size=64, crop=(140, 140),
+                                   pixel_levels=full),
+        # HDF5 `imgs` written unchanged: uint8 in {0, 1}. Factor order of
+        # Matthey et al. (2017) and Burgess & Kim (2018).
         "dsprites": _Specialisation(
             factor_keys=("label_shape", "label_scale", "label_orientation",
                          "label_x_position", "label_y_position"),
-            has_test_split=False),
+            has_test_split=False, pixel_levels=2),
+        # HDF5 `images`: uint8 RGB, 0..255 (Burgess & Kim 2018).
         "shapes3d": _Specialisation(
             factor_keys=("label_floor_hue", "label_wall_hue",
                          "label_object_hue", "label_scale", "label_shape",
                          "label_orientation"),
-            has_test_split=False),
+            has_test_split=False, pixel_levels=full),
+        # NORB binary matrices of uint8 (magic 0x1E3D4C55), 0..255
+        # (LeCun et al. 2004).
         "smallnorb": _Specialisation(
             label_key="label_category",
             factor_keys=("label_category", "instance", "label_elevation",
-                         "label_azimuth", "label_lighting")),
+                         "label_azimuth", "label_lighting"),
+            pixel_levels=full),
     }
 
 
@@ -163,9 +210,10 @@ def load(name: str,
     attribute_names = _attribute_names(features)
     factor_keys = spec.factor_keys
     crop = spec.crop
+    pixel_levels = spec.pixel_levels
 
     def to_element(example):
-        image = example["image"]
+        image = _to_full_range(example["image"], pixel_levels)
         if image_size is not None and (crop is not None or (height, width) != (
                 image_size, image_size)):
             image = _crop_and_resize(image, crop, image_size)
@@ -283,6 +331,19 @@ def _attribute_names(
     if not all(tuple(attributes[key].shape) == () for key in attributes.keys()):
         return None
     return tuple(sorted(attributes.keys()))
+
+
+def _to_full_range(image: tf.Tensor, levels: int) -> tf.Tensor:
+    """uint8 pixels of `levels` levels 0..levels-1 -> uint8 0..255.
+
+    Level k becomes round(255 k / (levels - 1)): {0, 1} -> {0, 255}. Values
+    above levels - 1 (which the TFDS builders do not write, but mocked data
+    does) saturate at 255. 256 levels pass unchanged.
+    """
+    if levels == _FULL_RANGE_LEVELS:
+        return image
+    scaled = tf.round(tf.cast(image, tf.float32) * (255.0 / (levels - 1)))
+    return tf.cast(tf.clip_by_value(scaled, 0.0, 255.0), tf.uint8)
 
 
 def _crop_and_resize(image: tf.Tensor, crop: Optional[Tuple[int, int]],
