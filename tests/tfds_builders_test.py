@@ -1,0 +1,322 @@
+"""TFDS's real dsprites, shapes3d and smallnorb builders, run on small local files.
+
+Each test writes a few tens of images in the dataset's real source format
+(dSprites' and 3D Shapes' HDF5 layouts, smallNORB's gzipped NORB binary
+matrices), lets the installed TFDS builder's `download_and_prepare` turn them
+into a prepared dataset (its download manager is pointed at the local files,
+as `tfds.testing.DatasetBuilderTestCase` does; the builder's own
+`_generate_examples` reads them), and then loads it through
+`zoo.data.sources.load` and through `python -m recipes.vae`. What comes out
+must be what was written: pixels rescaled to the full 0..255 range, factors in
+the documented order, and disjoint splits of the right sizes. No network.
+"""
+
+import gzip
+import os
+import socket
+import subprocess
+import sys
+import urllib.parse
+
+import h5py
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from zoo.data import sources
+
+__all__ = []
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_DSPRITES_COUNT = 40  # train[:90%] = 36, held out train[90%:] = 4
+_SHAPES3D_COUNT = 30  # >= 15 so every value of every factor occurs
+_NORB_TRAIN_COUNT, _NORB_TEST_COUNT = 10, 6
+# NORB binary matrix magic numbers: uint8 and int32 data.
+_NORB_MAGIC = {np.dtype(np.uint8): 0x1E3D4C55, np.dtype(np.int32): 0x1E3D4C54}
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails at once, as offline."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def _prepare_with_real_builder(name, data_dir, files):
+    """Runs TFDS's `name` builder with its downloads served from `files`.
+
+    Args:
+        name: TFDS dataset name.
+        data_dir: TFDS data folder to prepare into.
+        files: {basename of a URL the builder asks for: local file}. `download`
+            returns the local file; `download_and_extract` returns what TFDS's
+            real extractor makes of it (e.g. a gunzipped copy).
+    """
+
+    def local(url):
+        path = files[os.path.basename(urllib.parse.urlparse(str(url)).path)]
+        return tfds.core.Path(path)
+
+    def download(self, url_or_urls):
+        del self
+        return tf.nest.map_structure(local, url_or_urls)
+
+    def download_and_extract(self, url_or_urls):
+        return self.extract(download(self, url_or_urls))
+
+    builder = tfds.builder(name, data_dir=os.fspath(data_dir))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tfds.download.DownloadManager, "download", download)
+        patch.setattr(tfds.download.DownloadManager, "download_and_extract",
+                      download_and_extract)
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+            try_download_gcs=False,
+            compute_stats=tfds.download.ComputeStatsMode.SKIP))
+    assert builder.is_prepared()
+
+
+def _write_dsprites(path, rng):
+    """dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5's layout, small.
+
+    `imgs` [N, 64, 64] uint8 in {0, 1}; `latents/classes` [N, 6] int64 and
+    `latents/values` [N, 6] float64, columns colour, shape, scale,
+    orientation, x, y (Matthey et al. 2017). Returns (imgs, classes[:, 1:]).
+    """
+    imgs = rng.integers(0, 2, (_DSPRITES_COUNT, 64, 64)).astype(np.uint8)
+    sizes = (1, 3, 6, 40, 32, 32)
+    classes = np.stack([rng.integers(0, size, _DSPRITES_COUNT) for size in sizes],
+                       axis=1).astype(np.int64)
+    grids = (np.ones(1), np.arange(1.0, 4.0), np.linspace(0.5, 1.0, 6),
+             np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32),
+             np.linspace(0.0, 1.0, 32))
+    values = np.stack([grid[column] for grid, column in zip(grids, classes.T)], axis=1)
+    with h5py.File(path, "w") as handle:
+        handle["imgs"] = imgs
+        handle["latents/classes"] = classes
+        handle["latents/values"] = values
+    return imgs, classes[:, 1:]
+
+
+def _write_shapes3d(path, rng):
+    """3dshapes.h5's layout, small: `images` [N, 64, 64, 3] uint8, `labels` [N, 6].
+
+    `labels` holds the factor values (floor, wall, object hue, scale, shape,
+    orientation; Burgess & Kim 2018); the builder numbers each column's
+    distinct values in sorted order, so every value occurs here and the
+    numbers are the class indices. Returns (images, class indices).
+    """
+    images = rng.integers(0, 256, (_SHAPES3D_COUNT, 64, 64, 3)).astype(np.uint8)
+    images[0, 0, 0] = (0, 255, 128)  # the full range certainly occurs
+    grids = (np.linspace(0.0, 0.9, 10),) * 3 + (
+        np.linspace(0.75, 1.25, 8), np.arange(4.0), np.linspace(-30.0, 30.0, 15))
+    classes = np.stack([rng.permutation(np.arange(_SHAPES3D_COUNT) % len(grid))
+                        for grid in grids], axis=1)
+    values = np.stack([grid[column] for grid, column in zip(grids, classes.T)], axis=1)
+    with h5py.File(path, "w") as handle:
+        handle["images"] = images
+        handle["labels"] = values
+    return images, classes
+
+
+def _write_norb_matrix(path, array):
+    """A gzipped NORB binary matrix (LeCun et al. 2004), as smallNORB ships them.
+
+    Little-endian int32 magic (data type), int32 ndim, then max(3, ndim)
+    int32 dimensions (missing ones written as 1), then the data.
+    """
+    array = np.asarray(array)
+    dims = list(array.shape) + [1] * (3 - array.ndim)
+    header = np.array([_NORB_MAGIC[array.dtype], array.ndim, *dims], "<i4")
+    data = array.astype(array.dtype.newbyteorder("<"))
+    with gzip.open(path, "wb") as handle:
+        handle.write(header.tobytes() + data.tobytes())
+
+
+def _write_smallnorb_split(folder, stem, count, instances, rng):
+    """The dat/cat/info files of one smallNORB split; returns their arrays.
+
+    dat [N, 2, 96, 96] uint8 stereo pairs; cat [N] int32 category; info
+    [N, 4] int32 instance, elevation, azimuth (0, 2, ..., 34), lighting.
+    """
+    dat = rng.integers(0, 256, (count, 2, 96, 96)).astype(np.uint8)
+    dat[0, 0, 0, :2] = (0, 255)
+    cat = rng.integers(0, 5, count).astype(np.int32)
+    info = np.stack([rng.choice(instances, count), rng.integers(0, 9, count),
+                     2 * rng.integers(0, 18, count), rng.integers(0, 6, count)],
+                    axis=1).astype(np.int32)
+    files = {}
+    for kind, array in (("dat", dat), ("cat", cat), ("info", info)):
+        name = f"{stem}-{kind}.mat.gz"
+        _write_norb_matrix(os.path.join(folder, name), array)
+        files[name] = os.path.join(folder, name)
+    return files, (dat, cat, info)
+
+
+@pytest.fixture(scope="module")
+def dsprites_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dsprites")
+    written = _write_dsprites(folder / "source.hdf5", np.random.default_rng(1))
+    _prepare_with_real_builder("dsprites", folder / "tfds", {
+        "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.hdf5": folder / "source.hdf5"})
+    return folder / "tfds", written
+
+
+@pytest.fixture(scope="module")
+def shapes3d_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shapes3d")
+    written = _write_shapes3d(folder / "3dshapes.h5", np.random.default_rng(2))
+    _prepare_with_real_builder("shapes3d", folder / "tfds",
+                               {"3dshapes.h5": folder / "3dshapes.h5"})
+    return folder / "tfds", written
+
+
+@pytest.fixture(scope="module")
+def smallnorb_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smallnorb")
+    rng = np.random.default_rng(3)
+    train_files, train = _write_smallnorb_split(
+        folder, "smallnorb-5x46789x9x18x6x2x96x96-training", _NORB_TRAIN_COUNT,
+        (4, 6, 7, 8, 9), rng)
+    test_files, test = _write_smallnorb_split(
+        folder, "smallnorb-5x01235x9x18x6x2x96x96-testing", _NORB_TEST_COUNT,
+        (0, 1, 2, 3, 5), rng)
+    _prepare_with_real_builder("smallnorb", folder / "tfds", {**train_files, **test_files})
+    return folder / "tfds", {"train": train, "test": test}
+
+
+def _load(name, split, data_dir, **kwargs):
+    source = sources.load(name, split, data_dir=os.fspath(data_dir), download=False,
+                          **kwargs)
+    return source, list(source.dataset.as_numpy_iterator())
+
+
+def _index_by_image(images):
+    """{image bytes: index}; the written images are all different."""
+    index = {np.ascontiguousarray(image).tobytes(): i for i, image in enumerate(images)}
+    assert len(index) == len(images)
+    return index
+
+
+def _split_indices(elements, written_images, to_written):
+    """Index of the written image each loaded element holds, in loading order."""
+    index = _index_by_image(written_images)
+    keys = [np.ascontiguousarray(to_written(element["image"])).tobytes()
+            for element in elements]
+    missing = sum(key not in index for key in keys)
+    assert not missing, f"{missing} of {len(keys)} loaded images were never written"
+    return [index[key] for key in keys]
+
+
+def test_dsprites_pixels_become_0_and_255(dsprites_dir):
+    data_dir, (imgs, classes) = dsprites_dir
+    found = {}
+    for split in ("train", "test"):
+        source, elements = _load("dsprites", split, data_dir)
+        assert source.image_shape == (64, 64, 1)
+        assert source.factor_names == ("shape", "scale", "orientation", "x_position",
+                                       "y_position")
+        for element in elements:
+            image = element["image"]
+            assert image.dtype == np.uint8 and image.shape == (64, 64, 1)
+            assert set(np.unique(image)) == {0, 255}
+        stored = _split_indices(elements, imgs, lambda image: (image[..., 0] // 255))
+        for element, i in zip(elements, stored):
+            np.testing.assert_array_equal(element["image"][..., 0], 255 * imgs[i])
+            np.testing.assert_array_equal(element["factors"], classes[i])
+        found[split] = stored
+    # train[:90%] and the held-out train[90%:]: sizes, disjoint, all of them.
+    assert len(found["train"]) == 36 and len(found["test"]) == 4
+    assert not set(found["train"]) & set(found["test"])
+    assert sorted(found["train"] + found["test"]) == list(range(_DSPRITES_COUNT))
+
+
+def test_shapes3d_pixels_and_factors_are_as_written(shapes3d_dir):
+    data_dir, (images, classes) = shapes3d_dir
+    found = {}
+    for split in ("train", "test"):
+        source, elements = _load("shapes3d", split, data_dir)
+        assert source.image_shape == (64, 64, 3)
+        assert source.factor_names == ("floor_hue", "wall_hue", "object_hue", "scale",
+                                       "shape", "orientation")
+        # Each loaded image is byte for byte one of the written ones.
+        stored = _split_indices(elements, images, lambda image: image)
+        for element, i in zip(elements, stored):
+            assert element["image"].dtype == np.uint8
+            np.testing.assert_array_equal(element["factors"], classes[i])
+        found[split] = (stored, [element["image"] for element in elements])
+    (train, train_images), (test, test_images) = found["train"], found["test"]
+    assert len(train) == 27 and len(test) == 3
+    assert not set(train) & set(test)
+    assert sorted(train + test) == list(range(_SHAPES3D_COUNT))
+    # Stored 0..255 and passed unchanged: the extremes survive.
+    loaded = np.stack(train_images + test_images)
+    assert loaded.min() == 0 and loaded.max() == 255
+
+
+def test_smallnorb_pixels_label_and_factors_are_as_written(smallnorb_dir):
+    data_dir, written = smallnorb_dir
+    for split, count in (("train", _NORB_TRAIN_COUNT), ("test", _NORB_TEST_COUNT)):
+        dat, cat, info = written[split]
+        source, elements = _load("smallnorb", split, data_dir, image_size=96)
+        assert source.image_shape == (96, 96, 1) and source.num_examples == count
+        assert source.factor_names == ("category", "instance", "elevation", "azimuth",
+                                       "lighting")
+        stored = _split_indices(elements, dat[:, 0], lambda image: image[..., 0])
+        assert sorted(stored) == list(range(count))
+        for element, i in zip(elements, stored):
+            assert set(element) == {"image", "label", "factors"}
+            assert element["label"] == cat[i]
+            np.testing.assert_array_equal(
+                element["factors"],
+                [cat[i], info[i, 0], info[i, 1], info[i, 2] // 2, info[i, 3]])
+        images = np.stack([element["image"] for element in elements])
+        assert images.dtype == np.uint8
+        if split == "train":  # the written extremes are in image 0
+            assert images.min() == 0 and images.max() == 255
+
+
+def test_smallnorb_default_size_is_64(smallnorb_dir):
+    data_dir, _ = smallnorb_dir
+    source, elements = _load("smallnorb", "test", data_dir)
+    assert source.image_shape == (64, 64, 1)
+    assert elements[0]["image"].shape == (64, 64, 1)
+    assert elements[0]["image"].dtype == np.uint8
+
+
+def test_vae_recipe_trains_on_full_range_dsprites(dsprites_dir, tmp_path):
+    """The recipe's reconstruction grid shows the held-out images as 0/255.
+
+    The recipe's Bernoulli likelihood binarizes with p = pixel / 255, so its
+    inputs are the written images exactly when the pixels are 0 or 255 (with
+    the old /255 of {0, 1} they were almost all black). The small MLP keeps
+    the run short; the data path is the same for every network.
+    """
+    data_dir, (imgs, _) = dsprites_dir
+    model_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.vae", "--dataset=dsprites",
+         f"--data_dir={data_dir}", "--download=false", f"--model_dir={model_dir}",
+         "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", "--eval_batches=1",
+         "--importance_samples=2", "--latent_dim=2", "--network=mlp", "--verbose=0"],
+        cwd=_REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "dataset dsprites: 36 train / 4 test images of shape (64, 64, 1)" in result.stderr
+    # One row of 8 tiles (64x64, 1-pixel padding): input, reconstruction, ...
+    grid = np.asarray(Image.open(model_dir / "samples" / "reconstructions.png"))
+    assert grid.shape == (66, 8 * 65 + 1)
+    index = _index_by_image(255 * imgs)
+    shown = []
+    for tile in range(0, 8, 2):
+        image = grid[1:65, 1 + 65 * tile:65 + 65 * tile]
+        assert set(np.unique(image)) == {0, 255}
+        key = np.ascontiguousarray(image).tobytes()
+        assert key in index, f"input tile {tile} is not 255 x a written image"
+        shown.append(index[key])
+    assert len(set(shown)) == 4
