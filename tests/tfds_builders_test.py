@@ -1,8 +1,10 @@
-"""TFDS's real dsprites, shapes3d and smallnorb builders, run on small local files.
+"""TFDS's real image dataset builders, run on small local files.
 
 Each test writes a few tens of images in the dataset's real source format
 (dSprites' and 3D Shapes' HDF5 layouts, smallNORB's gzipped NORB binary
-matrices), lets the installed TFDS builder's `download_and_prepare` turn them
+matrices; MNIST's and Fashion-MNIST's gzipped IDX files, CIFAR-10's binary
+batches in a .tar.gz, SVHN's MATLAB files), lets the installed TFDS
+builder's `download_and_prepare` turn them
 into a prepared dataset (its download manager is pointed at the local files,
 as `tfds.testing.DatasetBuilderTestCase` does; the builder's own
 `_generate_examples` reads them), and then loads it through
@@ -12,18 +14,22 @@ the documented order, and disjoint splits of the right sizes. No network.
 """
 
 import gzip
+import io
 import os
 import socket
 import subprocess
 import sys
+import tarfile
 import urllib.parse
 
 import h5py
 import numpy as np
 import pytest
+import scipy.io
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
+from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
 from zoo.data import sources
 
@@ -48,7 +54,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
 
 
-def _prepare_with_real_builder(name, data_dir, files):
+def _prepare_with_real_builder(name, data_dir, files, constants=()):
     """Runs TFDS's `name` builder with its downloads served from `files`.
 
     Args:
@@ -57,6 +63,9 @@ def _prepare_with_real_builder(name, data_dir, files):
         files: {basename of a URL the builder asks for: local file}. `download`
             returns the local file; `download_and_extract` returns what TFDS's
             real extractor makes of it (e.g. a gunzipped copy).
+        constants: (module, name, value) to set while the builder runs, for
+            builders that hard-code the number of examples (MNIST), as TFDS's
+            own tests of them do.
     """
 
     def local(url):
@@ -72,6 +81,8 @@ def _prepare_with_real_builder(name, data_dir, files):
 
     builder = tfds.builder(name, data_dir=os.fspath(data_dir))
     with pytest.MonkeyPatch.context() as patch:
+        for module, constant, value in constants:
+            patch.setattr(module, constant, value)
         patch.setattr(tfds.download.DownloadManager, "download", download)
         patch.setattr(tfds.download.DownloadManager, "download_and_extract",
                       download_and_extract)
@@ -158,6 +169,70 @@ def _write_smallnorb_split(folder, stem, count, instances, rng):
     return files, (dat, cat, info)
 
 
+def _full_range_images(rng, shape):
+    """Random uint8 images of `shape` [N, ...] in which 0 and 255 both occur."""
+    images = rng.integers(0, 256, shape).astype(np.uint8)
+    images.reshape(len(images), -1)[0, :2] = (0, 255)
+    return images
+
+
+def _write_idx(path, array):
+    """A gzipped IDX file (LeCun et al. 1998): big-endian magic 0x08 0x0N, dims, bytes."""
+    header = np.array([0x800 + array.ndim, *array.shape], ">i4")
+    with gzip.open(path, "wb") as handle:
+        handle.write(header.tobytes() + array.astype(np.uint8).tobytes())
+
+
+def _write_mnist(folder, rng, counts):
+    """MNIST's four .gz files; returns {split: (images [N, 28, 28, 1], labels)}."""
+    written = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = _full_range_images(rng, (counts[split], 28, 28))
+        labels = rng.integers(0, 10, counts[split]).astype(np.uint8)
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        written[split] = (images[..., None], labels)
+    files = {path.name: path for path in folder.glob("*.gz")}
+    return files, written
+
+
+def _write_cifar10(folder, rng, per_batch):
+    """cifar-10-binary.tar.gz: per image one label byte, then the R, G, B planes."""
+    written = {"train": ([], []), "test": ([], [])}
+    members = {"batches.meta.txt": "\n".join(f"class_{i}" for i in range(10)).encode()}
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        images = _full_range_images(rng, (per_batch, 32, 32, 3))
+        labels = rng.integers(0, 10, per_batch).astype(np.uint8)
+        records = np.concatenate(
+            [labels[:, None], images.transpose(0, 3, 1, 2).reshape(per_batch, -1)], axis=1)
+        members[name] = records.astype(np.uint8).tobytes()
+        split = "test" if name == "test_batch.bin" else "train"
+        written[split][0].append(images)
+        written[split][1].append(labels)
+    path = folder / "cifar-10-binary.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return {path.name: path}, {split: (np.concatenate(images), np.concatenate(labels))
+                               for split, (images, labels) in written.items()}
+
+
+def _write_svhn(folder, rng, counts):
+    """SVHN's {train,test,extra}_32x32.mat: X [32, 32, 3, N] uint8, y [N, 1] in 1..10."""
+    written, files = {}, {}
+    for split, count in counts.items():
+        images = _full_range_images(rng, (count, 32, 32, 3))
+        y = rng.integers(1, 11, (count, 1)).astype(np.uint8)
+        y[0] = 10  # the digit 0, stored as 10
+        path = folder / f"{split}_32x32.mat"
+        scipy.io.savemat(path, {"X": images.transpose(1, 2, 3, 0), "y": y})
+        files[path.name] = path
+        written[split] = (images, y[:, 0] % 10)
+    return files, written
+
+
 @pytest.fixture(scope="module")
 def dsprites_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dsprites")
@@ -188,6 +263,27 @@ def smallnorb_dir(tmp_path_factory):
         (0, 1, 2, 3, 5), rng)
     _prepare_with_real_builder("smallnorb", folder / "tfds", {**train_files, **test_files})
     return folder / "tfds", {"train": train, "test": test}
+
+
+@pytest.fixture(scope="module", params=["mnist", "fashion_mnist", "cifar10", "svhn_cropped"])
+def eight_bit_dir(request, tmp_path_factory):
+    """A labelled 8-bit dataset prepared by its real builder, and what was written."""
+    name = request.param
+    folder = tmp_path_factory.mktemp(name)
+    rng = np.random.default_rng(4)
+    constants = ()
+    if name in ("mnist", "fashion_mnist"):
+        counts = {"train": 12, "test": 5}
+        files, written = _write_mnist(folder, rng, counts)
+        constants = ((tfds_mnist, "_TRAIN_EXAMPLES", counts["train"]),
+                     (tfds_mnist, "_TEST_EXAMPLES", counts["test"]))
+    elif name == "cifar10":
+        files, written = _write_cifar10(folder, rng, per_batch=3)
+    else:
+        files, written = _write_svhn(folder, rng, {"train": 9, "test": 4, "extra": 2})
+        del written["extra"]
+    _prepare_with_real_builder(name, folder / "tfds", files, constants)
+    return name, folder / "tfds", written
 
 
 def _load(name, split, data_dir, **kwargs):
@@ -279,6 +375,22 @@ def test_smallnorb_pixels_label_and_factors_are_as_written(smallnorb_dir):
         assert images.dtype == np.uint8
         if split == "train":  # the written extremes are in image 0
             assert images.min() == 0 and images.max() == 255
+
+
+def test_eight_bit_datasets_pass_unchanged(eight_bit_dir):
+    """mnist, fashion_mnist, cifar10, svhn_cropped: images and labels as written."""
+    name, data_dir, written = eight_bit_dir
+    for split, (images, labels) in written.items():
+        source, elements = _load(name, split, data_dir)
+        assert source.image_shape == images.shape[1:]
+        assert source.num_examples == len(images)
+        stored = _split_indices(elements, images, lambda image: image)
+        assert sorted(stored) == list(range(len(images)))
+        for element, i in zip(elements, stored):
+            assert element["image"].dtype == np.uint8
+            assert element["label"] == labels[i]
+        loaded = np.stack([element["image"] for element in elements])
+        assert loaded.min() == 0 and loaded.max() == 255
 
 
 def test_smallnorb_default_size_is_64(smallnorb_dir):
