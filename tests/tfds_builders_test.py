@@ -3,7 +3,8 @@
 Each test writes a few tens of images in the dataset's real source format
 (dSprites' and 3D Shapes' HDF5 layouts, smallNORB's gzipped NORB binary
 matrices; MNIST's and Fashion-MNIST's gzipped IDX files, CIFAR-10's binary
-batches in a .tar.gz, SVHN's MATLAB files), lets the installed TFDS
+batches in a .tar.gz, SVHN's MATLAB files, CelebA's JPEG zip and text
+tables), lets the installed TFDS
 builder's `download_and_prepare` turn them
 into a prepared dataset (its download manager is pointed at the local files,
 as `tfds.testing.DatasetBuilderTestCase` does; the builder's own
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import urllib.parse
+import zipfile
 
 import h5py
 import numpy as np
@@ -29,6 +31,7 @@ import scipy.io
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
+from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as tfds_celeb_a
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
 from zoo.data import sources
@@ -60,8 +63,8 @@ def _prepare_with_real_builder(name, data_dir, files, constants=()):
     Args:
         name: TFDS dataset name.
         data_dir: TFDS data folder to prepare into.
-        files: {basename of a URL the builder asks for: local file}. `download`
-            returns the local file; `download_and_extract` returns what TFDS's
+        files: {URL the builder asks for, or its basename: local file}.
+            `download` returns the local file; `download_and_extract` returns what TFDS's
             real extractor makes of it (e.g. a gunzipped copy).
         constants: (module, name, value) to set while the builder runs, for
             builders that hard-code the number of examples (MNIST), as TFDS's
@@ -69,7 +72,8 @@ def _prepare_with_real_builder(name, data_dir, files, constants=()):
     """
 
     def local(url):
-        path = files[os.path.basename(urllib.parse.urlparse(str(url)).path)]
+        url = str(url)
+        path = files.get(url) or files[os.path.basename(urllib.parse.urlparse(url).path)]
         return tfds.core.Path(path)
 
     def download(self, url_or_urls):
@@ -233,6 +237,50 @@ def _write_svhn(folder, rng, counts):
     return files, written
 
 
+def _write_celeb_a(folder, partitions):
+    """img_align_celeba.zip of 218x178 JPEGs and CelebA's four text tables.
+
+    Each image is black on the left, white on the right and a colour of its
+    own between, so its centre 140x140 crop holds 0 and 255 and tells it
+    apart. Returns the JPEG files, {partition: [file names]} and
+    {file name: 40 attributes as 0/1 in ATTR_HEADINGS order}.
+    """
+    names = [f"{i + 1:06d}.jpg" for i in range(len(partitions))]
+    attributes, jpegs = {}, {}
+    with zipfile.ZipFile(folder / "img_align_celeba.zip", "w") as archive:
+        for i, name in enumerate(names):
+            image = np.zeros((218, 178, 3), np.uint8)
+            image[:, 59:118] = (20 * i, 255 - 20 * i, 100)
+            image[:, 118:] = 255
+            buffer = io.BytesIO()
+            Image.fromarray(image).save(buffer, format="JPEG", quality=95)
+            jpegs[name] = buffer.getvalue()
+            archive.writestr(f"img_align_celeba/{name}", jpegs[name])
+            attributes[name] = [(i + k) % 3 == 0 for k in range(40)]
+
+    def table(path, headings, rows, with_header=True):
+        lines = [str(len(names)), " ".join(headings)] if with_header else []
+        lines += [f"{name} {' '.join(map(str, row))}" for name, row in rows.items()]
+        path.write_text("\n".join(lines) + "\n")
+
+    (folder / "list_eval_partition.txt").write_text(
+        "".join(f"{name} {part}\n" for name, part in zip(names, partitions)))
+    table(folder / "list_attr_celeba.txt", tfds_celeb_a.ATTR_HEADINGS,
+          {name: [1 if a else -1 for a in row] for name, row in attributes.items()})
+    table(folder / "list_landmarks_align_celeba.txt", tfds_celeb_a.LANDMARK_HEADINGS,
+          {name: list(range(70, 80)) for name in names})
+    table(folder / "identity_CelebA.txt", tfds_celeb_a.IDENTITY_HEADINGS,
+          {name: [2880 + i] for i, name in enumerate(names)}, with_header=False)
+    files = {tfds_celeb_a.IMG_ALIGNED_DATA: folder / "img_align_celeba.zip",
+             tfds_celeb_a.EVAL_LIST: folder / "list_eval_partition.txt",
+             tfds_celeb_a.ATTR_DATA: folder / "list_attr_celeba.txt",
+             tfds_celeb_a.LANDMARKS_DATA: folder / "list_landmarks_align_celeba.txt",
+             tfds_celeb_a.IDENTITY_DATA: folder / "identity_CelebA.txt"}
+    by_partition = {part: [name for name, p in zip(names, partitions) if p == part]
+                    for part in sorted(set(partitions))}
+    return files, jpegs, by_partition, attributes
+
+
 @pytest.fixture(scope="module")
 def dsprites_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dsprites")
@@ -391,6 +439,27 @@ def test_eight_bit_datasets_pass_unchanged(eight_bit_dir):
             assert element["label"] == labels[i]
         loaded = np.stack([element["image"] for element in elements])
         assert loaded.min() == 0 and loaded.max() == 255
+
+
+def test_celeb_a_crops_the_decoded_jpegs_and_keeps_their_range(tmp_path):
+    """CelebA's JPEGs decode to 0..255; `load` crops them and changes no pixel."""
+    partitions = [0, 0, 1, 2, 0, 2, 0, 1, 2, 0]  # 5 train, 2 validation, 3 test
+    files, jpegs, by_partition, attributes = _write_celeb_a(tmp_path, partitions)
+    _prepare_with_real_builder("celeb_a", tmp_path / "tfds", files)
+    for split, part in (("train", 0), ("test", 2)):
+        source, elements = _load("celeb_a", split, tmp_path / "tfds", image_size=140)
+        assert source.num_examples == len(by_partition[part])
+        names = by_partition[part]
+        # TF's own decoding of the written JPEG bytes, centre 140x140.
+        crops = [tf.io.decode_jpeg(jpegs[name]).numpy()[39:179, 19:159] for name in names]
+        stored = _split_indices(elements, crops, lambda image: image)
+        assert sorted(stored) == list(range(len(names)))
+        for element, i in zip(elements, stored):
+            assert element["image"].dtype == np.uint8
+            np.testing.assert_array_equal(element["attributes"],
+                                          np.float32(attributes[names[i]])[np.argsort(
+                                              tfds_celeb_a.ATTR_HEADINGS)])
+            assert element["image"].min() == 0 and element["image"].max() == 255
 
 
 def test_smallnorb_default_size_is_64(smallnorb_dir):
