@@ -4,7 +4,7 @@ Each test writes a few tens of images in the dataset's real source format
 (dSprites' and 3D Shapes' HDF5 layouts, smallNORB's gzipped NORB binary
 matrices; MNIST's and Fashion-MNIST's gzipped IDX files, CIFAR-10's binary
 batches in a .tar.gz, SVHN's MATLAB files, CelebA's JPEG zip and text
-tables), lets the installed TFDS
+tables, binarized MNIST's .amat text), lets the installed TFDS
 builder's `download_and_prepare` turn them
 into a prepared dataset (its download manager is pointed at the local files,
 as `tfds.testing.DatasetBuilderTestCase` does; the builder's own
@@ -460,6 +460,28 @@ def test_celeb_a_crops_the_decoded_jpegs_and_keeps_their_range(tmp_path):
                                           np.float32(attributes[names[i]])[np.argsort(
                                               tfds_celeb_a.ATTR_HEADINGS)])
             assert element["image"].min() == 0 and element["image"].max() == 255
+
+
+def test_binarized_mnist_pixels_become_0_and_255(tmp_path):
+    """Its .amat rows of 784 space-separated 0/1 values are stored as {0, 1}."""
+    rng = np.random.default_rng(5)
+    written, files = {}, {}
+    for split, stem, count in (("train", "train", 6), ("validation", "valid", 2),
+                               ("test", "test", 3)):
+        images = rng.integers(0, 2, (count, 28, 28)).astype(np.uint8)
+        path = tmp_path / f"binarized_mnist_{stem}.amat"
+        np.savetxt(path, images.reshape(count, -1), fmt="%d", delimiter=" ")
+        files[path.name] = path
+        written[split] = images
+    _prepare_with_real_builder("binarized_mnist", tmp_path / "tfds", files)
+    for split in ("train", "test"):
+        source, elements = _load("binarized_mnist", split, tmp_path / "tfds")
+        assert source.image_shape == (28, 28, 1)
+        for element in elements:
+            assert set(np.unique(element["image"])) == {0, 255}
+        stored = _split_indices(elements, written[split],
+                                lambda image: image[..., 0] // 255)
+        assert sorted(stored) == list(range(len(written[split])))
 
 
 def test_smallnorb_default_size_is_64(smallnorb_dir):
