@@ -4,14 +4,14 @@ Each test writes a few tens of images in the dataset's real source format
 (dSprites' and 3D Shapes' HDF5 layouts, smallNORB's gzipped NORB binary
 matrices; MNIST's and Fashion-MNIST's gzipped IDX files, CIFAR-10's binary
 batches in a .tar.gz, SVHN's MATLAB files, CelebA's JPEG zip and text
-tables, binarized MNIST's .amat text), lets the installed TFDS
-builder's `download_and_prepare` turn them
-into a prepared dataset (its download manager is pointed at the local files,
-as `tfds.testing.DatasetBuilderTestCase` does; the builder's own
-`_generate_examples` reads them), and then loads it through
-`zoo.data.sources.load` and through `python -m recipes.vae`. What comes out
-must be what was written: pixels rescaled to the full 0..255 range, factors in
-the documented order, and disjoint splits of the right sizes. No network.
+tables, binarized MNIST's .amat text), lets the installed TFDS builder's
+`download_and_prepare` turn them into a prepared dataset (its download
+manager is pointed at the local files, as `tfds.testing.DatasetBuilderTestCase`
+does; the builder's own `_generate_examples` reads them), and then loads it
+through `zoo.data.sources.load` (and dSprites also through
+`python -m recipes.vae`). What comes out must be what was written: pixels in
+the full 0..255 range, factors in the documented order, and disjoint splits of
+the right sizes. No network.
 """
 
 import gzip
@@ -46,15 +46,15 @@ _NORB_TRAIN_COUNT, _NORB_TEST_COUNT = 10, 6
 _NORB_MAGIC = {np.dtype(np.uint8): 0x1E3D4C55, np.dtype(np.int32): 0x1E3D4C54}
 
 
+def _refuse(*args, **kwargs):
+    raise OSError("network disabled in tests")
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any attempt to open a connection fails at once, as offline."""
-
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in tests")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", _refuse)
+    monkeypatch.setattr(socket.socket, "connect", _refuse)
 
 
 def _prepare_with_real_builder(name, data_dir, files, constants=()):
@@ -64,8 +64,8 @@ def _prepare_with_real_builder(name, data_dir, files, constants=()):
         name: TFDS dataset name.
         data_dir: TFDS data folder to prepare into.
         files: {URL the builder asks for, or its basename: local file}.
-            `download` returns the local file; `download_and_extract` returns what TFDS's
-            real extractor makes of it (e.g. a gunzipped copy).
+            `download` returns the local file; `download_and_extract` returns
+            what TFDS's real extractor makes of it (e.g. a gunzipped copy).
         constants: (module, name, value) to set while the builder runs, for
             builders that hard-code the number of examples (MNIST), as TFDS's
             own tests of them do.
@@ -85,6 +85,9 @@ def _prepare_with_real_builder(name, data_dir, files, constants=()):
 
     builder = tfds.builder(name, data_dir=os.fspath(data_dir))
     with pytest.MonkeyPatch.context() as patch:
+        # Module-scoped fixtures prepare before `no_network` applies: block here too.
+        patch.setattr(socket, "create_connection", _refuse)
+        patch.setattr(socket.socket, "connect", _refuse)
         for module, constant, value in constants:
             patch.setattr(module, constant, value)
         patch.setattr(tfds.download.DownloadManager, "download", download)
