@@ -9,6 +9,7 @@ from zoo.data import pipeline
 from zoo.data import shapes
 from zoo.metrics import attributes as attribute_metrics
 from zoo.tasks import cvae as cvae_task
+from zoo.train import runner
 
 RNG = np.random.default_rng(4)
 
@@ -100,3 +101,54 @@ def test_classifier_learns_real_attributes_far_above_chance_on_held_out_images(t
         path, train_images[:64], train_attributes[:64, :4], epochs=1)
     assert other.attribute_dim == 4
     assert keras.models.load_model(path, compile=False).attribute_dim == 4
+
+
+class _RecordingJudge:
+    """A stand-in classifier of the 10 digit classes that records the images it reads.
+
+    It always answers class 0, so its exact match is the share of zeros requested.
+    """
+    groups = (tuple(range(10)),)
+
+    def __init__(self):
+        self.trained_on, self.read = None, []
+
+    def predict_attributes(self, images, batch_size=256):
+        del batch_size
+        self.read.append(np.array(images))
+        return np.eye(10, dtype=np.float32)[np.zeros(len(images), np.int64)]
+
+
+def test_under_bernoulli_the_judge_reads_real_images_as_pixels_over_255(monkeypatch):
+    judge = _RecordingJudge()
+
+    def train(path, images, attributes, **kwargs):
+        del path, attributes, kwargs
+        judge.trained_on = np.array(images)
+        return judge
+
+    monkeypatch.setattr(attribute_metrics, "load_or_train_classifier", train)
+    config = runner.RunConfig(
+        dataset="digits", model_dir="", global_batch_size=32,
+        model_kwargs={"likelihood": "bernoulli", "latent_dim": 2, "base_filters": 4,
+                      "encoder_hidden": 8},
+        eval_kwargs={"importance_samples": 0, "attribute_examples": 40,
+                     "classifier_examples": 100, "completion_steps": 1})
+    model = cvae_task.build_model(config, digits.load("train"))
+    assert model.likelihood.data_encoding == "binary"
+    binarized = pipeline.make_dataset(digits.load("test"), 32, "binary", training=False,
+                                      keys=("image", "attributes"))
+    results = cvae_task.evaluate(model, binarized, config)
+
+    train_pixels = _digits("train")[0][:100]
+    test_pixels, test_attributes = (array[:40] for array in _digits("test"))
+    test_binary = np.concatenate([b["image"].numpy() for b in binarized])[:40]
+    assert not np.array_equal(test_pixels, test_binary)
+    np.testing.assert_array_equal(judge.trained_on, train_pixels)
+    # Chance and the ceiling read the real test images, as pixel / 255; the other two
+    # reads (generated, manipulated) are the model's mean images, never the binarized data.
+    real_reads = [images for images in judge.read if np.array_equal(images, test_pixels)]
+    assert len(judge.read) == 4 and len(real_reads) == 2
+    assert not any(np.array_equal(images, test_binary) for images in judge.read)
+    assert results["classifier_accuracy_on_real"] == pytest.approx(
+        np.mean(test_attributes[:, 0]))

@@ -9,7 +9,12 @@ reports, on the held-out split:
 - attribute accuracy of generated images: an attribute classifier
   (`zoo.metrics.attributes`) is trained on real training images (cached in
   `MODEL_DIR/attribute_classifier.keras`), then reads images the model
-  generates from the test set's attribute vectors with z ~ p(z). Reported:
+  generates from the test set's attribute vectors with z ~ p(z). The
+  classifier reads real images in one encoding, whatever the likelihood:
+  pixel / 255 (`JUDGE_ENCODING`), for its training, the ceiling and chance;
+  generated and manipulated images are the model's mean images in [0, 1].
+  (The model itself is given the likelihood's encoding, e.g. binarized
+  images under Bernoulli, which is what it was trained on.) Reported:
   the exact-match share (`attribute_accuracy`), per attribute, the same
   numbers for chance (the requests shuffled across real images) and for
   the real test images (the classifier's own accuracy, the ceiling);
@@ -45,12 +50,17 @@ from zoo.metrics import likelihood
 from zoo.tasks import vae as vae_task
 from zoo.train import runner
 
-__all__ = ["TASK", "attribute_selection", "build_model", "compile_model", "real_arrays",
+__all__ = ["TASK", "JUDGE_ENCODING", "attribute_selection", "build_model", "compile_model", "real_arrays",
            "load_arrays", "in_batches", "centre_occlusion",
            "attribute_classifier", "evaluate_likelihood", "evaluate_attributes",
            "manipulation_targets", "evaluate_completion", "evaluate"]
 
 _CLASSIFIER_FILE = "attribute_classifier.keras"
+
+# How the attribute classifier sees real images: pixel / 255, for every likelihood.
+# Binarized (or dequantized) copies would judge the ceiling and chance on images
+# unlike those the classifier was trained on.
+JUDGE_ENCODING = "discrete"
 
 
 def attribute_selection(config, source):
@@ -133,7 +143,8 @@ def attribute_classifier(model, config):
     `classifier_epochs` (default 5).
     """
     kwargs = config.eval_kwargs
-    train = load_arrays(config, model, "train", kwargs.get("classifier_examples", 10_000))
+    train = load_arrays(config, model, "train", kwargs.get("classifier_examples", 10_000),
+                        encoding=JUDGE_ENCODING)
     path = os.path.join(config.model_dir, _CLASSIFIER_FILE) if config.model_dir else None
     return attribute_metrics.load_or_train_classifier(
         path, train["image"], train["attributes"], seed=config.seed,
@@ -191,23 +202,30 @@ def manipulation_targets(attributes, groups):
     return targets, changed
 
 
-def evaluate_attributes(model, classifier, real, seed=0):
+def evaluate_attributes(model, classifier, real, judged_images, seed=0):
     """Attribute accuracy of generated and manipulated images, chance and the real ceiling.
 
     Args:
         model: a `zoo.CVAE`.
         classifier: an `AttributeClassifier` of the model's attributes.
-        real: {"image": [N, H, W, C], "attributes": [N, A]} held-out real data.
+        real: {"image": [N, H, W, C], "attributes": [N, A]} held-out real data, the
+            images in the model's encoding (the manipulation encodes them).
+        judged_images: the same N images in `JUDGE_ENCODING` (pixel / 255), the
+            encoding the classifier was trained on; chance and the ceiling read these.
         seed: seed of the prior draws and of the shuffle for chance.
     """
     images, attributes = real["image"], real["attributes"]
+    judged_images = np.asarray(judged_images, np.float32)
+    if judged_images.shape != images.shape:
+        raise ValueError(f"judged_images must have the real images' shape {images.shape}; "
+                         f"got {judged_images.shape}.")
     names = list(model.attribute_names or map(str, range(model.attribute_dim)))
     generated = in_batches(
         lambda y, i: model.generate(y, seed=seed + int(i[0])), attributes,
         np.arange(len(attributes)))
     scores = attribute_metrics.attribute_match(classifier, generated, attributes)
-    chance = attribute_metrics.chance_match(classifier, images, attributes, seed=seed)
-    ceiling = attribute_metrics.attribute_match(classifier, images, attributes)
+    chance = attribute_metrics.chance_match(classifier, judged_images, attributes, seed=seed)
+    ceiling = attribute_metrics.attribute_match(classifier, judged_images, attributes)
     targets, _ = manipulation_targets(attributes, classifier.groups)
     manipulated = in_batches(
         lambda x, y, t: model.decode(model.encode(x, y)[0], t), images, attributes, targets)
@@ -270,8 +288,13 @@ def evaluate(model, dataset, config):
     """Likelihood, attribute accuracy, manipulation and completion of a CVAE."""
     results = evaluate_likelihood(model, dataset, config)
     real = real_arrays(model, dataset, config.eval_kwargs.get("attribute_examples", 1000))
+    judged = load_arrays(config, model, "test", len(real["image"]), encoding=JUDGE_ENCODING)
+    if not np.array_equal(judged["attributes"], real["attributes"]):
+        raise ValueError("the test split's pixel / 255 copy is not in the evaluation "
+                         "data's order; cannot judge the same images.")
     classifier = attribute_classifier(model, config)
-    results.update(evaluate_attributes(model, classifier, real, seed=config.seed))
+    results.update(evaluate_attributes(model, classifier, real, judged["image"],
+                                       seed=config.seed))
     results.update(evaluate_completion(model, real, config))
     results.update(attribute_names=list(model.attribute_names or []),
                    latent_dim=model.latent_dim)
