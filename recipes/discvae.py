@@ -22,7 +22,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    cvae_recipe.define_model_flags(model_dir="runs/discvae", epochs=5, latent_dim=False)
+    cvae_recipe.define_model_flags(model_dir="runs/discvae", epochs=5, dataset="shapes",
+                                   likelihood="discretized_logistic", latent_dim=False)
     flags.DEFINE_integer("foreground_dim", 12, "Size of z_F (the foreground's latents).")
     flags.DEFINE_integer("background_dim", 4, "Size of z_B (the background's latents).")
     flags.DEFINE_float("gate_supervision_weight", 10.0,
