@@ -152,3 +152,7 @@ def test_under_bernoulli_the_judge_reads_real_images_as_pixels_over_255(monkeypa
     assert not any(np.array_equal(images, test_binary) for images in judge.read)
     assert results["classifier_accuracy_on_real"] == pytest.approx(
         np.mean(test_attributes[:, 0]))
+    real = {"image": test_binary, "attributes": test_attributes}
+    with pytest.raises(ValueError, match=r"judged_images must have the real images' shape "
+                                         r"\(40, 28, 28, 1\); got \(39, 28, 28, 1\)"):
+        cvae_task.evaluate_attributes(model, judge, real, test_pixels[:39])
