@@ -50,8 +50,8 @@ from zoo.metrics import likelihood
 from zoo.tasks import vae as vae_task
 from zoo.train import runner
 
-__all__ = ["TASK", "JUDGE_ENCODING", "attribute_selection", "build_model", "compile_model", "real_arrays",
-           "load_arrays", "in_batches", "centre_occlusion",
+__all__ = ["TASK", "JUDGE_ENCODING", "attribute_selection", "build_model", "compile_model",
+           "real_arrays", "load_arrays", "in_batches", "centre_occlusion",
            "attribute_classifier", "evaluate_likelihood", "evaluate_attributes",
            "manipulation_targets", "evaluate_completion", "evaluate"]
 
