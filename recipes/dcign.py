@@ -35,8 +35,9 @@ flags.DEFINE_boolean("clamp", True, "Clamp the inactive groups on one-factor bat
 flags.DEFINE_enum("clamp_to", "mean", dcign.CLAMP_TARGETS,
                   "mean: the batch mean (paper); first: the batch's first sample (authors' code).")
 flags.DEFINE_float("invariance_strength", 1.0,
-                   "Weight (nats per example) of the pull of clamped outputs toward the batch "
-                   "statistic; 0: no gradient to clamped units (authors' code default).")
+                   "Weight (nats per example of the global batch, at every --minibatches) of "
+                   "the pull of clamped outputs toward their minibatch's statistic; 0: no "
+                   "gradient to clamped units (authors' code default).")
 flags.DEFINE_float("intrinsic_ratio", 3.0,
                    "How often intrinsic batches are drawn relative to one named factor's "
                    "(the paper: about 10 for faces).")

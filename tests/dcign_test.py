@@ -210,6 +210,87 @@ def test_gradients_reach_only_the_active_group_or_pull_toward_the_mean():
     assert np.all(plain > 0)
 
 
+def _hand_params(minibatches):
+    """Encoder outputs [4M, 14] whose minibatch 0 is the same 4 rows for every M.
+
+    Row i of minibatch 0 is c_i * (1, 2, ..., 14) with c = (1, 2, 3, 6): the
+    batch mean of column d is 3 * (d + 1), the deviations (-2, -1, 0, 3) * (d + 1).
+    The other minibatches hold larger, different rows (their means must not leak).
+    """
+    first = np.outer([1.0, 2.0, 3.0, 6.0], np.arange(1, 15))
+    parts = [first] + [np.outer(10.0 * m + np.arange(4.0) ** 2, np.ones(14))
+                       for m in range(1, minibatches)]
+    return np.stack(parts, axis=1).reshape(4 * minibatches, 14).astype(np.float32)
+
+
+def _gradient_on_encoder_outputs(model, params, active_factor):
+    """d/d(params) of the train step's loss sum_d w_d * out_d averaged over the batch."""
+    params = tf.constant(params)
+    weights = tf.range(1.0, 15.0)  # A stand-in for the objective's gradient, w_d = d + 1.
+    group = tf.broadcast_to(model.active_group(active_factor), tf.shape(params)[:1])
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        out = model.clamp_encoder_outputs(params, group, training=True)
+        loss = tf.nn.compute_average_loss(tf.reduce_sum(weights * out, axis=-1))
+    return tape.gradient(loss, params).numpy()
+
+
+def test_the_pull_is_per_example_of_the_global_batch_for_any_number_of_minibatches():
+    """The same rows get the same pull per example, 1/N like the objective, N = 4M.
+
+    Before the fix, the pull was divided by the minibatch size N / M only,
+    so with M = 2 it was twice as strong against the objective as with M = 1.
+    """
+    strength = 2.0
+    grads = {}
+    for count in (1, 2):
+        model = _model(minibatches=count, invariance_strength=strength)
+        # Minibatch 0 varies rotation (columns 1, 2 and 8, 9 free); any others vary hue.
+        active = np.tile([SHAPES["rotation"]] + [SHAPES["hue"]] * (count - 1), 4)
+        grads[count] = _gradient_on_encoder_outputs(model, _hand_params(count), active)
+    free = np.zeros(14, bool)
+    free[[1, 2, 8, 9]] = True
+    deviations = np.outer([-2.0, -1.0, 0.0, 3.0], np.arange(1, 15))
+    for count, grad in grads.items():
+        rows = grad[0::count]  # Minibatch 0: the same four rows for both M.
+        total = 4 * count  # The global batch the loss is averaged over.
+        # Hand values for the scale unit's mean head (column 0): 2 * (-2, -1, 0, 3) / N.
+        np.testing.assert_allclose(rows[:, 0], np.array([-4.0, -2.0, 0.0, 6.0]) / total,
+                                   rtol=1e-6)
+        np.testing.assert_allclose(rows[:, ~free], (strength * deviations / total)[:, ~free],
+                                   rtol=1e-6)
+        np.testing.assert_allclose(rows[:, free], np.broadcast_to(
+            np.arange(1.0, 15.0)[free] / total, (4, 4)), rtol=1e-6)
+    # Pull and objective both halve when the global batch doubles: their ratio is M-free.
+    np.testing.assert_allclose(grads[2][0::2], grads[1] / 2, rtol=1e-6)
+
+
+def test_duplicated_rows_in_a_second_minibatch_leave_the_invariance_gradient_unchanged():
+    """Through the whole loss: M = 2 on x and a copy of x pulls the weights as M = 1 on x."""
+    x = _images(4)
+    strength = 3.0
+    rotation = SHAPES["rotation"]
+    model = _model(invariance_strength=strength)
+    twice = _model(minibatches=2, invariance_strength=strength)
+    twice.set_weights(model.get_weights())
+    kernels = {}
+    for count, net in ((1, model), (2, twice)):
+        batch = {"image": np.repeat(x, count, axis=0),  # Rows 2i, 2i + 1: x_i in both.
+                 "active_factor": np.full(4 * count, rotation, np.int32)}
+        with tf.GradientTape() as tape:
+            loss = tf.nn.compute_average_loss(net.per_example_loss(_clamped_terms(net, batch)))
+        kernels[count] = tape.gradient(loss, net.encoder.layers[-1].kernel).numpy()
+    dense = model.encoder.layers[-1]
+    hidden = keras.Sequential(model.encoder.layers[:-1])(x).numpy()
+    outputs = hidden @ dense.kernel.numpy() + dense.bias.numpy()
+    expected = hidden.T @ (strength * (outputs - outputs.mean(0)) / 4)
+    clamped = np.ones(14, bool)
+    clamped[[1, 2, 8, 9]] = False
+    for count in (1, 2):
+        np.testing.assert_allclose(kernels[count][:, clamped], expected[:, clamped],
+                                   rtol=1e-3, atol=1e-6)
+
+
 def test_fit_on_shape_factor_batches_and_on_plain_images():
     model = _model()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -382,23 +463,62 @@ for name, strategy in (("one", tf.distribute.OneDeviceStrategy(devices[0])),
                                      shapes.load("test", 16, 10), "binary")
     model.fit(data, steps_per_epoch=4, epochs=1, verbose=0)
     out[name] = [v.numpy().ravel().tolist() for v in model.trainable_variables]
+
+# The pull under the strategy, M = 2: 8 rows, each replica holding 2 rows of each minibatch.
+with strategy.scope():
+    model = DCIGN((16, 16, 3), [("scale", 1), ("position_x", 1)], intrinsic_dim=2,
+                  dataset_factor_names=shapes.FACTOR_NAMES, base_filters=4, seed=5,
+                  invariance_strength=2.0, clamp_to=sys.argv[1], minibatches=2)
+params = np.array(json.loads(sys.argv[2]), np.float32)
+group = np.zeros(8, np.int32)  # Both minibatches vary scale: columns 0 and 4 free.
+
+
+@tf.function
+def pull(rows, groups):
+    with tf.GradientTape() as tape:
+        tape.watch(rows)
+        clamped = model.clamp_encoder_outputs(rows, groups, training=True)
+        loss = tf.nn.compute_average_loss(tf.reduce_sum(clamped, axis=-1))
+    return tape.gradient(loss, rows)
+
+
+def share(array):
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: array[4 * context.replica_id_in_sync_group:][:4])
+
+
+grads = strategy.run(pull, args=(share(params), share(group)))
+out["pull"] = np.concatenate(
+    [g.numpy() for g in strategy.experimental_local_results(grads)]).tolist()
 print(json.dumps(out))
 """
+
+# Minibatch 0 (rows 0, 2, 4, 6) and minibatch 1 (rows 1, 3, 5, 7), each split over 2 replicas.
+_MIRRORED_PARAMS = np.outer([1.0, 10.0, 2.0, 20.0, 3.0, 40.0, 6.0, 50.0], np.arange(1, 9))
 
 
 def test_mirrored_training_equals_one_device_with_each_batch_across_replicas():
     """Two replicas clamp to the global batch's statistic: the same weights as one device.
 
+    And with M = 2 minibatches split over the replicas, the pull is per example
+    of the GLOBAL batch (8 rows, not a replica's 4 or a minibatch's 4), as the
+    loss's gradient is under `tf.nn.compute_average_loss`.
     In a fresh interpreter: a MirroredStrategy is not made in the pytest process.
     """
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", _MIRRORED, "mean"], capture_output=True,
+    result = subprocess.run([sys.executable, "-c", _MIRRORED, "mean",
+                             json.dumps(_MIRRORED_PARAMS.tolist())], capture_output=True,
                             text=True, timeout=240, cwd=root,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root))
     assert result.returncode == 0, result.stderr[-3000:]
     weights = json.loads(result.stdout.strip().splitlines()[-1])
     for one, two in zip(weights["one"], weights["two"], strict=True):
         np.testing.assert_allclose(two, one, rtol=2e-4, atol=2e-5)
+    # Minibatch means: 3 * (d + 1) for rows 0, 2, 4, 6 and 30 * (d + 1) for rows 1, 3, 5, 7.
+    means = np.outer(np.tile([3.0, 30.0], 4), np.arange(1, 9))
+    expected = 2.0 * (_MIRRORED_PARAMS - means) / 8
+    expected[:, [0, 4]] = 1.0 / 8  # The free columns: the loss's own gradient, 1 / N.
+    np.testing.assert_allclose(np.array(weights["pull"]), expected, rtol=1e-6)
 
 
 def test_every_replica_must_get_whole_minibatches(tmp_path):

@@ -238,7 +238,10 @@ def clamp_latents(z, active, clamp_to="mean", invariance_strength=1.0, *, gradie
         gradient_scale: a float or scalar tensor multiplying the invariance
             gradient only. Under loss scaling (mixed precision) pass the loss
             scale: the upstream gradient carries it, the invariance term would
-            not, and would be divided by it when the optimizer unscales.
+            not, and would be divided by it when the optimizer unscales. When
+            z is one of M minibatches of the batch the loss is averaged over,
+            pass 1 / M as well (times the loss scale), so that the pull is per
+            example of that whole batch (`zoo.DCIGN.clamp_encoder_outputs`).
 
     Returns:
         The clamped latents, [B, D], with z's dtype (half-precision

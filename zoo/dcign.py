@@ -18,6 +18,8 @@ group (the intrinsic group for a batch of an intrinsic factor):
   receives instead lambda * (e_i - mean) / N, the gradient of the penalty
   (lambda / 2) ||e_i - mean||^2 averaged over the batch: the signal "which
   nudges them to be closer to their respective averages over the batch".
+  N is the global batch, the one the objective is averaged over, so lambda
+  is in nats per example whatever the number of minibatches in it (below).
 
 `zoo.clamping.clamp_latents` is that operation, one `tf.custom_gradient`;
 this class applies it in its `posterior` hook, so `zoo.VAE.train_step` (one
@@ -45,7 +47,10 @@ Several minibatches per step (`minibatches`, M):
     A batch may instead hold M independent one-factor minibatches,
     interleaved (row i * M + m belongs to minibatch m), each clamped to its
     own statistic; one step then averages the gradients of M of the paper's
-    steps and sees M scenes instead of one. On the rendered shapes this is
+    steps and sees M scenes instead of one. The pull stays per example of
+    the global batch of M * b rows (b per minibatch): lambda (e_i - mean_m)
+    / (M * b), like the objective's gradient, not / b, which would make it
+    M times stronger than the reconstruction. On the rendered shapes this is
     what makes a few minutes of CPU enough: in a one-factor batch the active
     group is the reconstruction's only way into the encoder, and with one
     scene per step the groups learn slowly (a 16-image grid toy reached
@@ -120,8 +125,9 @@ class DCIGN(zoo_vae.VAE):
         clamp: False trains on the same batches without clamping (ablation).
         clamp_to: "mean" (paper) or "first" (authors' code).
         invariance_strength: lambda >= 0 of the pull of clamped outputs
-            toward the batch statistic, in nats per example (0: the code's
-            default, no gradient to clamped units).
+            toward their minibatch's statistic, in nats per example of the
+            global batch, as the objective (0: the code's default, no
+            gradient to clamped units).
         intrinsic_ratio: how often intrinsic batches are drawn relative to
             the batches of one named factor; read by the data pipeline
             through `factor_weights()`.
@@ -306,10 +312,17 @@ class DCIGN(zoo_vae.VAE):
 
         Returns:
             [B, 2D]; minibatch m (rows m, m + M, ...) clamped on its own.
+
+        The pull is per example of the GLOBAL batch: `clamp_latents` divides
+        it by its minibatch's (global) size N / M, and the factor 1 / M here
+        makes that N, the global batch over which `train_step` averages the
+        loss (`tf.nn.compute_average_loss`), so `invariance_strength` weighs
+        the pull against the reconstruction in nats per example whatever M.
         """
-        scale = 1.0
+        count = self.minibatches
+        scale = 1.0 / count
         if training and getattr(self, "optimizer", None) is not None:
-            scale = self.optimizer.scale_loss(tf.constant(1.0))
+            scale = self.optimizer.scale_loss(tf.constant(scale))
 
         def clamp(rows, groups):
             mask = self.active_mask(groups)
@@ -317,7 +330,6 @@ class DCIGN(zoo_vae.VAE):
                 rows, tf.concat([mask, mask], axis=0), clamp_to=self.clamp_to,
                 invariance_strength=self.invariance_strength, gradient_scale=scale)
 
-        count = self.minibatches
         if count == 1:
             return clamp(params, active_group)
         width = params.shape[-1]
