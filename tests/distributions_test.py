@@ -59,6 +59,24 @@ def test_learned_prior_maps_noise_and_has_closed_form_kl():
                                tfd.kl_divergence(posterior, prior.distribution()))
 
 
+def test_a_fresh_learned_prior_is_the_standard_normal():
+    prior = distributions.LearnedGaussianPrior(6)
+    np.testing.assert_allclose(prior.distribution().mean(), np.zeros(6), atol=0)
+    np.testing.assert_allclose(prior.distribution().stddev(), np.ones(6), rtol=0, atol=1e-6)
+    # KL(N(0, I) || p) = 0 exactly when p is N(0, I); a scale of 1.001 would give
+    # 6 * (log 1.001 + 1 / (2 * 1.001^2) - 1/2) = 6.0e-6.
+    standard = distributions.diagonal_gaussian(
+        np.concatenate([np.zeros((2, 6)), np.full((2, 6), _raw_scale(1.0))], -1)
+        .astype(np.float32))
+    np.testing.assert_allclose(distributions.kl_divergence(standard, prior.distribution()),
+                               [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(
+        distributions.kl_divergence(standard, prior.distribution()),
+        distributions.kl_divergence(standard,
+                                    distributions.StandardNormalPrior(6).distribution()),
+        atol=1e-6)
+
+
 def _images(shape=(2, 4, 3, 1)):
     return RNG.uniform(size=shape).astype(np.float32)
 

@@ -273,7 +273,13 @@ class StandardNormalPrior(keras.layers.Layer):
 
 @_register(PRIORS, "learned_gaussian")
 class LearnedGaussianPrior(StandardNormalPrior):
-    """p(z) = N(m, diag(s^2)) with m and s learned along with the model."""
+    """p(z) = N(m, diag(s^2)) with m and s learned along with the model.
+
+    s = min_scale + softplus(raw_scale), the parametrisation of the posterior's
+    scale. raw_scale starts at softplus^{-1}(1 - min_scale) = log(e^(1 - min_scale) - 1),
+    so a fresh prior is exactly N(0, I) (within float32) and the model starts
+    from the standard-normal objective of Kingma & Welling (2014).
+    """
 
     def __init__(self, latent_dim, **kwargs):
         super().__init__(latent_dim, **kwargs)
@@ -281,7 +287,7 @@ class LearnedGaussianPrior(StandardNormalPrior):
                                    name="loc")
         self.raw_scale = self.add_weight(
             shape=(self.latent_dim,),
-            initializer=keras.initializers.Constant(math.log(math.e - 1.0)),
+            initializer=keras.initializers.Constant(math.log(math.expm1(1.0 - _MIN_SCALE))),
             name="raw_scale")
 
     def _scale(self):
