@@ -19,6 +19,7 @@ import tensorflow as tf
 from zoo.data import digits
 from zoo.data import pipeline
 from zoo.tasks import vae as vae_task
+from zoo.train import loop
 from zoo.train import runner
 from zoo.train import strategy as zoo_strategy
 from zoo.vae import VAE
@@ -62,6 +63,53 @@ def test_strategy_names_are_checked():
     finally:
         if old is not None:
             os.environ["TF_CONFIG"] = old
+
+
+class _Counter(keras.Model):
+    """Counts the examples and batches its train and test steps see."""
+
+    def __init__(self):
+        super().__init__(name="counter")
+        self.examples = keras.metrics.Sum(name="examples")
+        self.batches = keras.metrics.Sum(name="batches")
+
+    def call(self, inputs):
+        return inputs
+
+    def train_step(self, data):
+        return self.test_step(data)
+
+    def test_step(self, data):
+        self.examples.update_state(tf.cast(tf.shape(data)[0], tf.float32))
+        self.batches.update_state(1.0)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        return [self.examples, self.batches]
+
+
+@pytest.mark.parametrize("custom_loop", [False, True])
+def test_eval_steps_none_evaluates_the_whole_eval_set_in_both_loops(monkeypatch, custom_loop):
+    # The custom loop is the multi-worker one; it runs here on one device.
+    monkeypatch.setattr(zoo_strategy, "is_multi_worker", lambda strategy: custom_loop)
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        model = _Counter()
+        model.compile()
+    train_data = tf.data.Dataset.range(6).map(lambda i: tf.cast(i, tf.float32)).batch(3)
+    eval_data = tf.data.Dataset.range(11).map(lambda i: tf.cast(i, tf.float32)).batch(4)
+    history = loop.train(model, strategy, train_data.repeat(), 2, 2, eval_data=eval_data,
+                         verbose=0).history
+    assert history["examples"] == [6.0, 6.0]
+    assert history["val_examples"] == [11.0, 11.0]  # 4 + 4 + 3, every epoch.
+    assert history["val_batches"] == [3.0, 3.0]
+    history = loop.train(model, strategy, train_data.repeat(), 2, 1, eval_data=eval_data,
+                         eval_steps=2, verbose=0).history
+    assert history["val_examples"] == [8.0] and history["val_batches"] == [2.0]
+    with pytest.raises(ValueError, match="eval_steps=None evaluates all of eval_data, which "
+                                         "is infinite"):
+        loop.train(model, strategy, train_data.repeat(), 2, 1, eval_data=eval_data.repeat())
 
 
 def _free_ports(count):

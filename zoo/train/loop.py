@@ -19,17 +19,36 @@ def _metric_logs(model):
     return {m.name: float(m.result()) for m in model.metrics}
 
 
+def _evaluate(iterator, steps, test_step):
+    """Runs test_step on `steps` batches of a distributed iterator, or all when None.
+
+    `get_next_as_optional` tells every worker alike when the data has run out
+    (a worker with no batch left still takes part in the step), so the end of a
+    finite dataset stops all workers together, as `fit` does for
+    `validation_steps=None`.
+    """
+    taken = 0
+    while steps is None or taken < steps:
+        batch = iterator.get_next_as_optional()
+        if not batch.has_value():
+            break
+        test_step(batch.get_value())
+        taken += 1
+
+
 def _custom_loop(model, strategy, train_data, steps_per_epoch, epochs,
                  initial_epoch, eval_data, eval_steps, callbacks, verbose):
     iterator = iter(strategy.experimental_distribute_dataset(train_data))
+    if eval_data is not None:
+        distributed_eval = strategy.experimental_distribute_dataset(eval_data)
 
     @tf.function
     def train_step(iterator):
         strategy.run(model.train_step, args=(next(iterator),))
 
     @tf.function
-    def test_step(iterator):
-        strategy.run(model.test_step, args=(next(iterator),))
+    def test_step(batch):
+        strategy.run(model.test_step, args=(batch,))
 
     callback_list = keras.callbacks.CallbackList(
         callbacks, add_history=True, add_progbar=verbose > 0, model=model,
@@ -46,11 +65,9 @@ def _custom_loop(model, strategy, train_data, steps_per_epoch, epochs,
             callback_list.on_train_batch_end(step, logs)
             if model.stop_training:
                 break
-        if eval_data is not None and eval_steps:
+        if eval_data is not None and eval_steps != 0:
             model.reset_metrics()
-            eval_iterator = iter(strategy.experimental_distribute_dataset(eval_data))
-            for _ in range(eval_steps):
-                test_step(eval_iterator)
+            _evaluate(iter(distributed_eval), eval_steps, test_step)
             logs.update({"val_" + k: v for k, v in _metric_logs(model).items()})
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
@@ -72,10 +89,18 @@ def train(model, strategy, train_data, steps_per_epoch, epochs, *,
         epochs: index of the last epoch (as in `fit`).
         initial_epoch: epoch to resume from.
         eval_data: a finite dataset of global batches, evaluated every epoch.
-        eval_steps: batches of `eval_data` per evaluation (None: all).
+        eval_steps: batches of `eval_data` per evaluation (None: all of it, in
+            both loops).
         callbacks: Keras callbacks.
         verbose: 1 for a progress bar, 2 for a line per epoch, 0 for silence.
+
+    Raises:
+        ValueError: `eval_steps=None` with an infinite `eval_data`.
     """
+    if (eval_data is not None and eval_steps is None
+            and int(eval_data.cardinality()) == int(tf.data.INFINITE_CARDINALITY)):
+        raise ValueError("eval_steps=None evaluates all of eval_data, which is infinite; "
+                         "pass eval_steps or a finite dataset.")
     if zoo_strategy.is_multi_worker(strategy):
         return _custom_loop(model, strategy, train_data, steps_per_epoch, epochs,
                             initial_epoch, eval_data, eval_steps, list(callbacks), verbose)
