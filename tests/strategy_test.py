@@ -4,6 +4,7 @@ Run as a script (`python strategy_test.py WORKER_INDEX MODEL_DIR`), this file is
 one worker of the multi-worker test: TF_CONFIG must be set by the caller.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import random as zoo_random
 from zoo.data import digits
 from zoo.data import pipeline
 from zoo.tasks import vae as vae_task
@@ -37,10 +39,17 @@ def _train(strategy, steps=4):
     return [v.numpy() for v in model.trainable_variables], history
 
 
-def test_mirrored_on_two_devices_trains_exactly_like_one_device():
+@functools.cache
+def _mirrored():
+    """The file's one MirroredStrategy: two in one process can collide on collective keys."""
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     assert len(devices) == 2, "conftest should give two logical CPU devices"
-    mirrored = tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def test_mirrored_on_two_devices_trains_exactly_like_one_device():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    mirrored = _mirrored()
     assert mirrored.num_replicas_in_sync == 2
     one_weights, one_history = _train(tf.distribute.OneDeviceStrategy(devices[0]))
     two_weights, two_history = _train(mirrored)
@@ -49,6 +58,35 @@ def test_mirrored_on_two_devices_trains_exactly_like_one_device():
     np.testing.assert_allclose(one_history["loss"], two_history["loss"], rtol=1e-4)
     start = VAE((28, 28, 1), latent_dim=5, base_filters=8)
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(one_weights, start.trainable_variables))
+
+
+@pytest.mark.parametrize("global_batch", [5, 6, 1])
+def test_noise_of_an_uneven_batch_on_two_replicas_is_the_one_device_noise(global_batch):
+    # The last batch of a finite dataset is split unevenly (5 -> 3 + 2, 1 -> 1 + 0):
+    # each replica must take its own rows of the global draw, none twice.
+    strategy = _mirrored()
+    seed = zoo_random.step_seed(7, 3)
+    data = tf.data.Dataset.range(global_batch).batch(global_batch)
+    batch = next(iter(strategy.experimental_distribute_dataset(data)))
+
+    def replica_noise(ids):
+        size = tf.shape(ids)[0]
+        return (ids, zoo_random.global_batch_normal([size, 4], seed),
+                zoo_random.global_batch_uniform([size, 4], seed),
+                zoo_random.global_batch_normal(tf.stack([3, size]), seed, batch_axis=1))
+
+    per_replica = tf.function(lambda b: strategy.run(replica_noise, args=(b,)))(batch)
+    ids, normal, uniform, transposed = (
+        [t.numpy() for t in strategy.experimental_local_results(value)] for value in per_replica)
+    assert [len(i) for i in ids] == [(global_batch + 1) // 2, global_batch // 2]
+    np.testing.assert_array_equal(np.concatenate(ids), np.arange(global_batch))
+    np.testing.assert_array_equal(np.concatenate(normal),
+                                  tf.random.stateless_normal([global_batch, 4], seed))
+    np.testing.assert_array_equal(np.concatenate(uniform),
+                                  tf.random.stateless_uniform([global_batch, 4], seed))
+    np.testing.assert_array_equal(np.concatenate(transposed, axis=1),
+                                  tf.random.stateless_normal([3, global_batch], seed))
+    assert len(np.unique(np.concatenate(normal), axis=0)) == global_batch
 
 
 def test_strategy_names_are_checked():

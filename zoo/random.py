@@ -26,19 +26,27 @@ def step_seed(seed, counter, stream=0):
 
 
 def _replica_slice(draw, local_shape, seed, batch_axis):
-    """Draws for the global batch and keeps this replica's slice along batch_axis."""
+    """Draws for the global batch and keeps this replica's slice along batch_axis.
+
+    Replicas need not hold equal batches: `tf.distribute` splits the uneven
+    last batch of a finite dataset into leading, larger parts (5 examples on 2
+    replicas: rows 0-2 and 3-4; 1 example: 1 and 0). So every replica's local
+    batch is gathered, the global batch is their sum, and replica r takes the
+    rows after those of replicas 0..r-1.
+    """
     context = tf.distribute.get_replica_context()
     replicas = 1 if context is None else context.num_replicas_in_sync
     local_shape = tf.convert_to_tensor(local_shape, tf.int32)
     if replicas == 1:
         return draw(local_shape, seed)
     local_batch = local_shape[batch_axis]
-    global_shape = tf.tensor_scatter_nd_update(
-        local_shape, [[batch_axis]], [local_batch * replicas])
-    noise = draw(global_shape, seed)
+    batches = context.all_gather(tf.reshape(local_batch, [1]), axis=0)
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    global_shape = tf.tensor_scatter_nd_update(
+        local_shape, [[batch_axis]], [tf.reduce_sum(batches)])
+    noise = draw(global_shape, seed)
     begin = tf.one_hot(batch_axis, tf.size(local_shape), dtype=tf.int32) * (
-        replica * local_batch)
+        tf.reduce_sum(batches[:replica]))
     return tf.slice(noise, begin, local_shape)
 
 
