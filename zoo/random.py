@@ -9,7 +9,7 @@ device sees for the same example: the two give the same updates.
 
 import tensorflow as tf
 
-__all__ = ["step_seed", "global_batch_normal", "global_batch_uniform"]
+__all__ = ["step_seed", "replica_rows", "global_batch_normal", "global_batch_uniform"]
 
 
 def step_seed(seed, counter, stream=0):
@@ -25,28 +25,37 @@ def step_seed(seed, counter, stream=0):
     return tf.random.experimental.stateless_fold_in(base, stream)
 
 
-def _replica_slice(draw, local_shape, seed, batch_axis):
-    """Draws for the global batch and keeps this replica's slice along batch_axis.
+def replica_rows(local_batch):
+    """(offset, global batch): where this replica's examples sit in the global batch.
 
     Replicas need not hold equal batches: `tf.distribute` splits the uneven
     last batch of a finite dataset into leading, larger parts (5 examples on 2
     replicas: rows 0-2 and 3-4; 1 example: 1 and 0). So every replica's local
-    batch is gathered, the global batch is their sum, and replica r takes the
-    rows after those of replicas 0..r-1.
+    batch is gathered; the global batch is their sum, and replica r's rows
+    start after those of replicas 0..r-1.
+
+    Args:
+        local_batch: this replica's batch size, an integer scalar (tensor).
     """
+    local_batch = tf.cast(local_batch, tf.int32)
     context = tf.distribute.get_replica_context()
-    replicas = 1 if context is None else context.num_replicas_in_sync
-    local_shape = tf.convert_to_tensor(local_shape, tf.int32)
-    if replicas == 1:
-        return draw(local_shape, seed)
-    local_batch = local_shape[batch_axis]
+    if context is None or context.num_replicas_in_sync == 1:
+        return tf.constant(0, tf.int32), local_batch
     batches = context.all_gather(tf.reshape(local_batch, [1]), axis=0)
     replica = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    global_shape = tf.tensor_scatter_nd_update(
-        local_shape, [[batch_axis]], [tf.reduce_sum(batches)])
+    return tf.reduce_sum(batches[:replica]), tf.reduce_sum(batches)
+
+
+def _replica_slice(draw, local_shape, seed, batch_axis):
+    """Draws for the global batch and keeps this replica's slice along batch_axis."""
+    local_shape = tf.convert_to_tensor(local_shape, tf.int32)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return draw(local_shape, seed)
+    offset, global_batch = replica_rows(local_shape[batch_axis])
+    global_shape = tf.tensor_scatter_nd_update(local_shape, [[batch_axis]], [global_batch])
     noise = draw(global_shape, seed)
-    begin = tf.one_hot(batch_axis, tf.size(local_shape), dtype=tf.int32) * (
-        tf.reduce_sum(batches[:replica]))
+    begin = tf.one_hot(batch_axis, tf.size(local_shape), dtype=tf.int32) * offset
     return tf.slice(noise, begin, local_shape)
 
 
