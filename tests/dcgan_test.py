@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import dcgan
 from zoo import export
 from zoo.dcgan import DCGAN
 from zoo.dcgan import dcgan_discriminator
@@ -86,6 +87,32 @@ def test_test_step_changes_nothing():
     assert set(results) == {"loss", "d_loss", "g_loss", "d_real", "d_fake"}
     for a, b in zip(weights, model.variables):
         np.testing.assert_array_equal(a, b.numpy())
+
+
+def test_validation_sees_the_discriminator_as_the_training_step_does(monkeypatch):
+    # The training step runs both networks on batch statistics; so must
+    # validation, without moving any weight or batch-norm statistic. With the
+    # validation noise counter set to the first training step's, validation's
+    # d_real, d_fake and d_loss are those of the training step's discriminator
+    # update on the same batch (its metrics come from the logits before the update).
+    monkeypatch.setattr(dcgan, "_TEST_NOISE_STREAM", 0)
+    model = _compiled()
+    batch = {"image": tf.constant(_images(6))}
+    moving = [v.path for v in model.variables if "moving" in v.path]
+    assert any(p.startswith("generator") for p in moving)
+    assert any(p.startswith("discriminator") for p in moving)
+    weights = [v.numpy() for v in model.variables]
+    validation = {k: float(v) for k, v in model.test_step(batch).items()}
+    for a, b in zip(weights, model.variables):
+        np.testing.assert_array_equal(a, b.numpy(), err_msg=b.path)
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 0
+    model.reset_metrics()
+    training = {k: float(v) for k, v in model.train_step(batch).items()}
+    for name in ("d_real", "d_fake", "d_loss"):
+        assert validation[name] == pytest.approx(training[name], rel=1e-5, abs=1e-6), name
+    # The step moved the statistics that validation left alone.
+    changed = {b.path for a, b in zip(weights, model.variables) if not np.allclose(a, b.numpy())}
+    assert set(moving) <= changed
 
 
 @pytest.mark.parametrize("objective", objectives.NAMES)
@@ -218,6 +245,10 @@ def _train(strategy, steps=3):
     with strategy.scope():
         model = _compiled(d_steps=2, ema_decay=0.9)
     history = model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0).history
+    # 13 examples in batches of 8: the last one splits 3 + 2 on two replicas.
+    validation = tf.data.Dataset.from_tensor_slices({"image": images[:13]}).batch(8)
+    history.update({"val_" + k: [v] for k, v in
+                    model.evaluate(validation, verbose=0, return_dict=True).items()})
     return model, history
 
 
@@ -237,6 +268,8 @@ def _compare_mirrored_with_one_device():
                        int(two.g_optimizer.iterations.numpy())],
         "history": max(float(np.max(np.abs(np.subtract(one_history[k], two_history[k]))))
                        for k in ("d_loss", "g_loss", "d_real", "d_fake")),
+        "validation": max(abs(one_history[k][0] - two_history[k][0])
+                          for k in ("val_d_loss", "val_g_loss", "val_d_real", "val_d_fake")),
         "weights": max(float(np.max(np.abs(a.numpy() - b.numpy())))
                        for a, b in zip(one.variables, two.variables)),
         "moved": min(float(np.max(np.abs(a.numpy() - b.numpy())))
@@ -247,7 +280,8 @@ def _compare_mirrored_with_one_device():
 def test_mirrored_on_two_devices_trains_like_one_device():
     # Global-batch loss scaling, replica-sliced noise and synchronised batch
     # norm: two replicas must give the one-device losses, weights, EMA and
-    # batch-norm statistics. In a subprocess: a second MirroredStrategy in the
+    # batch-norm statistics, and the one-device validation metrics also for
+    # an uneven last batch. In a subprocess: a second MirroredStrategy in the
     # pytest process would collide with strategy_test's on collective keys.
     result = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
                             timeout=300, cwd=_REPO,
@@ -257,6 +291,7 @@ def test_mirrored_on_two_devices_trains_like_one_device():
     assert report["replicas"] == 2 and report["iterations"] == [6, 3]
     assert report["batch_norm_variables"] > 0
     assert report["history"] < 1e-4
+    assert report["validation"] < 1e-5  # Chunks and noise by global row, batch of 5 as 3 + 2.
     assert report["weights"] < 1e-4
     assert report["moved"] > 1e-5  # Every variable trained, so the match is not trivial.
 

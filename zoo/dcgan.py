@@ -36,7 +36,10 @@ Metrics: `d_loss`, `g_loss` (per example, averaged), `d_real` and `d_fake`
 (the mean discriminator output on real and generated examples: D = sigmoid(v)
 for the minimax and non-saturating games, the variational function
 T = g_f(v) for f-divergences) and `loss` = d_loss + g_loss, which the runner's
-NaN guard and checkpoints watch.
+NaN guard and checkpoints watch. Validation (`test_step`) runs the networks as
+the training step does, on batch statistics and in `d_steps` chunks, with fixed
+noise and without moving any weight or batch-norm statistic: its `d_real`,
+`d_fake` and `d_loss` are those a training step on the batch would report.
 
 References:
     Goodfellow et al. (2014), Generative Adversarial Nets, Algorithm 1.
@@ -282,14 +285,44 @@ class GAN(keras.Model):
 
     # -- Training ----------------------------------------------------------------
 
+    def _chunks(self, real):
+        """The batch as d_steps strided chunks: chunk j holds global rows j, j + k, ...
+
+        Strided by the row's index in the global batch, so that the replicas'
+        chunks together form the one-device chunk, also when the replicas hold
+        unequal batches (the uneven last batch of an evaluation).
+        """
+        if self.d_steps == 1:
+            return [real]
+        offset, _ = zoo_random.replica_rows(tf.shape(real)[0])
+        return [real[(index - offset) % self.d_steps::self.d_steps]
+                for index in range(self.d_steps)]
+
+    def _fakes(self, batch, seed):
+        """G(z) for the discriminator: the generator on batch statistics, as in training."""
+        return tf.stop_gradient(self.generator(self.latents(batch, seed), training=True))
+
+    def _discriminator_loss(self, real, fake):
+        """Per-example discriminator loss and the logits, on batch statistics.
+
+        Real and generated examples go through the discriminator in separate
+        calls, so each batch norm normalises a real-only and a fake-only batch.
+        """
+        real_logits = self.discriminate(real, training=True)
+        fake_logits = self.discriminate(fake, training=True)
+        return (self.objective.discriminator_loss(real_logits, fake_logits), real_logits,
+                fake_logits)
+
+    def _generator_loss(self, batch, seed):
+        """Per-example generator loss on `batch` fresh samples, on batch statistics."""
+        fake = self.generator(self.latents(batch, seed), training=True)
+        return self.objective.generator_loss(self.discriminate(fake, training=True))
+
     def _discriminator_update(self, real, seed):
-        batch = tf.shape(real)[0]
-        fake = tf.stop_gradient(self.generator(self.latents(batch, seed), training=True))
+        fake = self._fakes(tf.shape(real)[0], seed)
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            real_logits = self.discriminate(real, training=True)
-            fake_logits = self.discriminate(fake, training=True)
-            per_example = self.objective.discriminator_loss(real_logits, fake_logits)
+            per_example, real_logits, fake_logits = self._discriminator_loss(real, fake)
             loss = tf.nn.compute_average_loss(per_example)
             scaled = self.d_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, variables)
@@ -299,9 +332,7 @@ class GAN(keras.Model):
     def _generator_update(self, batch, seed):
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            fake = self.generator(self.latents(batch, seed), training=True)
-            fake_logits = self.discriminate(fake, training=True)
-            per_example = self.objective.generator_loss(fake_logits)
+            per_example = self._generator_loss(batch, seed)
             loss = tf.nn.compute_average_loss(per_example)
             scaled = self.g_optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, variables)
@@ -333,10 +364,8 @@ class GAN(keras.Model):
         if self.d_steps > 1 and batch is not None and batch % self.d_steps:
             raise ValueError(f"The per-replica batch ({batch}) must split into d_steps="
                              f"{self.d_steps} equal discriminator batches.")
-        # Strided, so that the replicas' chunks together form the one-device chunk.
-        chunks = [real[index::self.d_steps] for index in range(self.d_steps)]
         d_losses, real_logits, fake_logits = [], [], []
-        for index, chunk in enumerate(chunks):
+        for index, chunk in enumerate(self._chunks(real)):
             per_example, real_v, fake_v = self._discriminator_update(
                 chunk, zoo_random.step_seed(self.seed, step, stream=index))
             d_losses.append(per_example)
@@ -350,15 +379,34 @@ class GAN(keras.Model):
                                      tf.concat(real_logits, 0), tf.concat(fake_logits, 0))
 
     def test_step(self, data):
+        """The training step's forward passes on a batch, without any update.
+
+        Training never runs the networks on their moving batch-norm
+        statistics (those of the discriminator mix real-only and fake-only
+        batches), so validation runs them as `train_step` does: the batch in
+        `d_steps` strided chunks, each against as many samples, on batch
+        statistics, then `g_loss` on as many fresh samples as the batch. The
+        noise is fixed (the same every evaluation). A `keras.StatelessScope`
+        keeps batch norm's moving statistics where they are. `d_real`, `d_fake`
+        and `d_loss` are thus what the discriminator update of a training step
+        on this batch would report; `g_loss` is measured before, not after,
+        that update.
+        """
         real = self.preprocess(data)
-        batch = tf.shape(real)[0]
-        seed = zoo_random.step_seed(self.seed, _TEST_NOISE_STREAM)
-        fake = self.generator(self.latents(batch, seed), training=False)
-        real_logits = self.discriminate(real)
-        fake_logits = self.discriminate(fake)
-        return self._update_metrics(
-            self.objective.discriminator_loss(real_logits, fake_logits),
-            self.objective.generator_loss(fake_logits), real_logits, fake_logits)
+        d_losses, real_logits, fake_logits = [], [], []
+        with keras.StatelessScope():
+            for index, chunk in enumerate(self._chunks(real)):
+                seed = zoo_random.step_seed(self.seed, _TEST_NOISE_STREAM, stream=index)
+                per_example, real_v, fake_v = self._discriminator_loss(
+                    chunk, self._fakes(tf.shape(chunk)[0], seed))
+                d_losses.append(per_example)
+                real_logits.append(real_v)
+                fake_logits.append(fake_v)
+            g_loss = self._generator_loss(
+                tf.shape(real)[0],
+                zoo_random.step_seed(self.seed, _TEST_NOISE_STREAM, stream=self.d_steps))
+        return self._update_metrics(tf.concat(d_losses, 0), g_loss,
+                                     tf.concat(real_logits, 0), tf.concat(fake_logits, 0))
 
     def _update_metrics(self, d_loss, g_loss, real_logits, fake_logits):
         values = {"d_loss": d_loss, "g_loss": g_loss,
@@ -453,7 +501,12 @@ class DCGAN(GAN):
         return tf.clip_by_value((samples + 1.0) * 0.5, 0.0, 1.0)
 
     def discriminator_output(self, images):
-        """The discriminator's output for images in [0, 1] (as `d_real` reports it)."""
+        """The discriminator's output for images in [0, 1], on moving batch-norm statistics.
+
+        The quantity `d_real` averages, but in inference mode, as the export
+        runs it; `d_real` itself is measured on batch statistics, as training
+        runs the discriminator (see `test_step`).
+        """
         return self.objective.discriminator_output(
             self.discriminate(self.preprocess(images)))
 
