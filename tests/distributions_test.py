@@ -146,6 +146,15 @@ def test_bits_per_dim_adds_the_bin_width_for_densities_only():
 
 
 @pytest.mark.parametrize("name", sorted(distributions.LIKELIHOODS))
+def test_discrete_log_likelihood_and_bits_per_dim_are_one_quantity(name):
+    likelihood = distributions.get_likelihood(name)
+    log_mass = likelihood.discrete_log_likelihood(-300.0, 10)
+    bin_width = 0.0 if name in ("bernoulli", "discretized_logistic") else 10 * math.log(256)
+    assert log_mass == pytest.approx(-300.0 - bin_width)
+    assert likelihood.bits_per_dim(-300.0, 10) == pytest.approx(-log_mass / (10 * math.log(2)))
+
+
+@pytest.mark.parametrize("name", sorted(distributions.LIKELIHOODS))
 def test_every_likelihood_has_a_display_image_in_range(name):
     likelihood = distributions.get_likelihood(name)
     params = RNG.normal(size=(2, 4, 4, likelihood.params_per_channel)).astype(np.float32)

@@ -10,13 +10,17 @@ should place 8-bit pixels there (`data_encoding`):
     binarization), a discrete distribution;
   * "dequantized": (pixel + u) / 256 with u ~ U[0, 1), for densities;
   * "discrete": pixel / 255 exactly, for distributions over the 256 levels.
-`bits_per_dim` converts a log-likelihood to bits per dimension of the 8-bit
-data, adding the log(256) bin width for densities on dequantized data.
+`discrete_log_likelihood` turns a log-likelihood into log P(x) of the
+quantized data (8-bit, or binarized for "binary"), subtracting the D log 256
+bin width for densities on dequantized data; `bits_per_dim` gives the same
+quantity in bits per dimension.
 
 References:
     Kingma & Welling (2014), Auto-Encoding Variational Bayes.
     Salimans et al. (2017), PixelCNN++ (discretized logistic likelihood).
     Loaiza-Ganem & Cunningham (2019), The continuous Bernoulli.
+    Theis, van den Oord & Bethge (2016), A note on the evaluation of generative
+        models (dequantization bound).
 """
 
 import math
@@ -113,10 +117,25 @@ class Likelihood:
         """The expected image in [0, 1], for display and reconstructions."""
         raise NotImplementedError
 
-    def bits_per_dim(self, log_likelihood, num_dims):
-        """Bits per dimension of the 8-bit data from a log-likelihood in nats."""
+    def discrete_log_likelihood(self, log_likelihood, num_dims):
+        """log P(x) of the quantized data, in nats, from a log-likelihood of its encoding.
+
+        A discrete likelihood's log-probability already is one. A density's is
+        of the dequantized images y = (x + u) / 256 on [0, 1]; subtracting
+        D log 256 turns it into the probability mass of the bins of width
+        1/256, and with u ~ U[0, 1) its expectation is a lower bound on
+        log P(x) of the 8-bit data (Theis et al. 2016).
+        """
         bin_width = 0.0 if self.is_discrete else num_dims * math.log(256.0)
-        return -(log_likelihood - bin_width) / (num_dims * math.log(2.0))
+        return log_likelihood - bin_width
+
+    def bits_per_dim(self, log_likelihood, num_dims):
+        """Bits per dimension of the quantized data from a log-likelihood in nats.
+
+        The same quantity as `discrete_log_likelihood`, in other units.
+        """
+        return -self.discrete_log_likelihood(log_likelihood, num_dims) / (
+            num_dims * math.log(2.0))
 
     def get_config(self):
         return {}
