@@ -34,6 +34,14 @@ def test_encodings_place_pixels_in_unit_range():
         pipeline.encode_images(pixels, "logit")
 
 
+def test_dequantized_values_stay_in_their_pixels_bin():
+    # float32 rounds pixel + u up to pixel + 1 for u within 2^-17 of 1 (5 of these
+    # 1,024,000 values before the clamp): floor(256 y) must still give the pixel.
+    pixels = tf.cast(tf.tile(tf.range(256)[None], [4000, 1]), tf.uint8)
+    values = pipeline.encode_images(pixels, "dequantized", tf.constant([1, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(np.floor(values * 256), pixels.numpy())
+
+
 def test_training_stream_has_full_global_batches_and_new_draws_each_pass():
     data = pipeline.make_dataset(_source(10), 4, "binary", training=True, seed=1, keys=("image", "label"))
     batches = list(data.take(5))
@@ -52,6 +60,19 @@ def test_evaluation_stream_is_finite_deterministic_and_keeps_the_remainder():
     assert [b["image"].shape[0] for b in first] == [4, 4, 2]
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a["image"], b["image"])
+
+
+def test_evaluation_dequantizes_with_seeded_uniform_noise_not_the_midpoint():
+    # The bound E_u log p((x + u) / 256) - D log 256 <= log P(x) needs u ~ U[0, 1).
+    make = lambda seed: pipeline.make_dataset(  # noqa: E731
+        _source(10), 4, "dequantized", training=False, seed=seed)
+    first, again, other = (np.concatenate([b["image"] for b in make(s)]) for s in (0, 0, 1))
+    pixels = np.concatenate([b["image"] for b in _source(10).dataset.batch(10)])
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(np.floor(first * 256), pixels)
+    assert not np.allclose(first, other)
+    noise = first * 256 - pixels
+    assert abs(noise.mean() - 0.5) < 0.05 and abs(noise.var() - 1 / 12) < 0.01
 
 
 def test_resizing_and_channel_conversion_keep_masks_binary():
