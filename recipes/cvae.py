@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 from recipes import flags as recipe_flags
+from zoo.metrics import likelihood
 from zoo.tasks import cvae as cvae_task
 
 FLAGS = flags.FLAGS
@@ -81,12 +82,7 @@ def eval_kwargs():
 
 def print_results(results):
     """The numbers every Attribute2Image run ends with."""
-    print(f"test ELBO: {results['elbo']:.2f} nats ({results['elbo_bits_per_dim']:.3f} "
-          f"bits/dim), {results['num_examples']} images")
-    if "log_likelihood" in results:
-        print(f"test log p(x|y) >= {results['log_likelihood']:.2f} nats "
-              f"({results['bits_per_dim']:.3f} bits/dim), importance-weighted, "
-              f"K={results['importance_samples']}, {results['importance_examples']} images")
+    print("\n".join(likelihood.report_lines(results, given="y")))
     print(f"attribute accuracy of generated images: {results['attribute_accuracy']:.3f} "
           f"(all attributes right; chance {results['attribute_chance']:.3f}, real test "
           f"images {results['classifier_accuracy_on_real']:.3f}); per attribute "

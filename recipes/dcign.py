@@ -16,6 +16,7 @@ from absl import flags
 from recipes import flags as recipe_flags
 from zoo import dcign
 from zoo.data.source import DatasetUnavailableError
+from zoo.metrics import likelihood
 from zoo.tasks import dcign as dcign_task
 from zoo.train import runner
 
@@ -138,8 +139,7 @@ def main(argv):
     except (DatasetUnavailableError, runner.TrainingDiverged, ValueError) as error:
         sys.exit(f"error: {error}")
     ours = results["dcign"]
-    print(f"test ELBO: {ours['elbo']:.2f} nats ({ours['elbo_bits_per_dim']:.3f} bits/dim); "
-          f"log p(x) >= {ours['log_likelihood']:.2f} nats, K={ours['importance_samples']}")
+    print("\n".join(likelihood.report_lines(ours)))
     print(f"inverse graphics on {ours['num_held_out']} held-out images (r: |correlation| of "
           "the factor's own latent group with the true factor; best r: the best single "
           "latent; gap: the factor's normalised mutual information gap):")

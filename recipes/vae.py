@@ -8,6 +8,7 @@ from absl import app
 from absl import flags
 
 from recipes import flags as recipe_flags
+from zoo.metrics import likelihood
 from zoo.tasks import vae as vae_task
 
 FLAGS = flags.FLAGS
@@ -16,7 +17,9 @@ flags.DEFINE_integer("latent_dim", 16, "Size of z.")
 recipe_flags.define_vae_flags(likelihood="bernoulli")
 flags.DEFINE_integer("importance_samples", 500,
                      "K of the importance-weighted log-likelihood estimate at the end.")
-for _name in ("latent_dim", "importance_samples"):
+flags.DEFINE_integer("dequantization_draws", 1,
+                     "Uniform dequantization draws per test image for density likelihoods.")
+for _name in ("latent_dim", "importance_samples", "dequantization_draws"):
     flags.register_validator(_name, lambda value: value > 0,
                              message=f"--{_name} must be positive.")
 
@@ -25,12 +28,10 @@ def main(argv):
     del argv  # Unused.
     config = recipe_flags.run_config(
         model_kwargs=dict(latent_dim=FLAGS.latent_dim, **recipe_flags.vae_model_kwargs()),
-        eval_kwargs=dict(importance_samples=FLAGS.importance_samples))
+        eval_kwargs=dict(importance_samples=FLAGS.importance_samples,
+                         dequantization_draws=FLAGS.dequantization_draws))
     results = recipe_flags.run_or_exit(vae_task.TASK, config)
-    print(f"test ELBO: {results['elbo']:.2f} nats ({results['elbo_bits_per_dim']:.3f} bits/dim)")
-    print(f"test log p(x) >= {results['log_likelihood']:.2f} nats "
-          f"({results['bits_per_dim']:.3f} bits/dim), importance-weighted, "
-          f"K={results['importance_samples']}, {results['num_examples']} images")
+    print("\n".join(likelihood.report_lines(results)))
     print(f"model directory: {FLAGS.model_dir}; SavedModel: {results['export_path']}")
 
 

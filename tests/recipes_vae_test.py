@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -30,8 +31,9 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     model_dir = str(tmp_path / "run")
     result = _recipe(f"--model_dir={model_dir}", *_TINY)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "test ELBO:" in result.stdout and "bits/dim" in result.stdout
-    assert "importance-weighted, K=4" in result.stdout
+    assert "test ELBO: log P(x) of the binarized data >= -" in result.stdout
+    assert "test log P(x) of the binarized data >= -" in result.stdout
+    assert "bits/dim), importance-weighted, K=4" in result.stdout
     for path in ("config.json", "results.json", "history.csv", "training_curves.png",
                  "checkpoints/state.json", "checkpoints/epoch-0002.weights.h5",
                  "samples/reconstructions.png", "samples/prior_samples.png",
@@ -49,6 +51,20 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     assert "resuming from epoch 2" in again.stderr
     assert _history_epochs(model_dir) == [0, 1, 2]
     assert os.path.exists(os.path.join(model_dir, "export/2/saved_model.pb"))
+
+
+def test_a_density_reports_log_p_of_the_8_bit_data_in_nats_and_bits(tmp_path):
+    model_dir = str(tmp_path / "gaussian")
+    result = _recipe(f"--model_dir={model_dir}", "--likelihood=gaussian_fixed",
+                     "--dequantization_draws=2", "--epochs=1", *_TINY[1:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test log P(x) of the 8-bit data >= -" in result.stdout
+    assert "dequantized with u ~ U[0, 1) (2 draws)" in result.stdout
+    results = json.load(open(os.path.join(model_dir, "results.json")))
+    assert results["data"] == "8-bit" and results["dequantization_draws"] == 2
+    num_dims = 28 * 28
+    for nats, bits in (("log_likelihood", "bits_per_dim"), ("elbo", "elbo_bits_per_dim")):
+        assert results[bits] == pytest.approx(-results[nats] / (num_dims * math.log(2)))
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):

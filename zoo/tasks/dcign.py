@@ -190,7 +190,8 @@ def write_traversals(model, images, latents, directory, count=4, columns=9):
 def _likelihood(model, dataset, config):
     return likelihood.evaluate_likelihood(
         model, dataset, max_batches=config.eval_batches, seed=config.seed,
-        num_samples=config.eval_kwargs.get("importance_samples", 100))
+        num_samples=config.eval_kwargs.get("importance_samples", 100),
+        dequantization_draws=config.eval_kwargs.get("dequantization_draws", 1))
 
 
 def evaluate(model, dataset, config):

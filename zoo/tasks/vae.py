@@ -27,7 +27,8 @@ def compile_model(model, config):
 def evaluate(model, dataset, config):
     return likelihood.evaluate_likelihood(
         model, dataset, max_batches=config.eval_batches, seed=config.seed,
-        num_samples=config.eval_kwargs.get("importance_samples", 100))
+        num_samples=config.eval_kwargs.get("importance_samples", 100),
+        dequantization_draws=config.eval_kwargs.get("dequantization_draws", 1))
 
 
 TASK = runner.Task(name="vae", build_model=build_model, compile_model=compile_model,
