@@ -1,5 +1,7 @@
 """The VAE: shapes, the ELBO's pieces, the IWAE bound, training, saving."""
 
+import logging
+
 import keras
 import numpy as np
 import pytest
@@ -132,6 +134,42 @@ def test_fit_takes_arrays_tuples_and_dicts():
         logs = model.fit(dataset, epochs=1, verbose=0).history
         assert set(logs) == {"loss", "elbo", "reconstruction", "kl", "bits_per_dim"}
     assert np.isfinite(model.evaluate(x, batch_size=4, verbose=0, return_dict=True)["elbo"])
+
+
+def _grey_pixel_warnings(caplog):
+    return [r.getMessage() for r in caplog.records if "expects binary pixels" in r.getMessage()]
+
+
+def test_bernoulli_on_grey_pixels_warns_once_per_model_naming_the_fix(caplog):
+    grey = RNG.uniform(size=(8, 28, 28, 1)).astype(np.float32)
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4)
+    model.compile(optimizer=keras.optimizers.Adam())
+    with caplog.at_level(logging.WARNING):
+        model.fit(grey, batch_size=4, epochs=2, verbose=0)
+        model.fit(tf.data.Dataset.from_tensor_slices(grey).batch(4), epochs=1, verbose=0)
+    (message,) = _grey_pixel_warnings(caplog)
+    assert "\n" not in message and "cross-entropy" in message
+    assert "x > 0.5" in message and "likelihood='continuous_bernoulli'" in message
+    other = VAE((28, 28, 1), latent_dim=2, base_filters=4)
+    other.compile(optimizer=keras.optimizers.Adam())
+    with caplog.at_level(logging.WARNING):
+        other.fit(tf.data.Dataset.from_tensor_slices({"image": grey}).batch(4), epochs=1,
+                  verbose=0)
+    assert len(_grey_pixel_warnings(caplog)) == 2
+
+
+@pytest.mark.parametrize("likelihood,data", [
+    ("bernoulli", "binary"), ("bernoulli", "binary_uint8"), ("bernoulli", "pipeline"),
+    ("continuous_bernoulli", "grey"), ("gaussian", "grey"), ("discretized_logistic", "grey")])
+def test_no_grey_pixel_warning_for_binary_data_or_other_likelihoods(caplog, likelihood, data):
+    x = {"binary": _binary(8), "binary_uint8": (_binary(8) * 255).astype(np.uint8),
+         "grey": RNG.uniform(size=(8, 28, 28, 1)).astype(np.float32),
+         "pipeline": _digit_data("train", 4).take(2)}[data]  # Dynamically binarized.
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4, likelihood=likelihood)
+    model.compile(optimizer=keras.optimizers.Adam())
+    with caplog.at_level(logging.WARNING):
+        model.fit(x, batch_size=None if data == "pipeline" else 4, epochs=1, verbose=0)
+    assert _grey_pixel_warnings(caplog) == []
 
 
 @pytest.mark.parametrize("likelihood", sorted(distributions.LIKELIHOODS))

@@ -10,7 +10,12 @@ Evaluation adds the importance-weighted bound of Burda et al. (2016):
 
     log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k | x),  z_k ~ q(z | x),
 
-which tightens as K grows and is reported in nats and bits/dim.
+which tightens as K grows. `zoo.metrics.likelihood.evaluate_likelihood`
+reports both bounds as log P(x) of the 8-bit (or binarized) data, in nats and
+bits/dim, dequantizing densities with uniform noise. The metrics of `fit` are
+on the images as encoded (`loss`, `elbo`, `reconstruction` in nats of the
+density on [0, 1] for densities) except `bits_per_dim`, which is of the
+8-bit data. `fit` warns once if a Bernoulli likelihood is given grey pixels.
 
 Variants override one hook instead of the training step: `unpack` (what a
 batch holds), `encoder_inputs` / `decoder_inputs` (conditioning),
@@ -26,7 +31,9 @@ References:
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from zoo import distributions
 from zoo import networks
@@ -35,6 +42,7 @@ from zoo import random as zoo_random
 __all__ = ["VAE", "unpack_images"]
 
 _IMAGE_KEYS = ("image", "images")
+_CHECKED_EXAMPLES = 1024  # Rows of in-memory arrays that `fit` checks for binary pixels.
 
 
 def unpack_images(data):
@@ -47,6 +55,23 @@ def unpack_images(data):
     if isinstance(data, (tuple, list)):
         return unpack_images(data[0])
     return data
+
+
+def _first_images(data):
+    """The images of the first batch (or rows) of `fit`'s `x`, as numpy; None if unknown.
+
+    A `tf.data.Dataset` gives its first element (one extra read of the
+    pipeline's start); arrays, tensors, tuples and dicts give their first
+    rows; generators and other iterables are not read.
+    """
+    if isinstance(data, tf.data.Dataset):
+        data = next(iter(data.take(1)), None)
+    elif not isinstance(data, (dict, tuple, list, np.ndarray, tf.Tensor)):
+        return None
+    if data is None:
+        return None
+    images = np.asarray(unpack_images(data)[:_CHECKED_EXAMPLES])
+    return images / 255.0 if images.dtype == np.uint8 else images
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -98,6 +123,7 @@ class VAE(keras.Model):
         self.decoder = decoder if decoder is not None else self.build_decoder()
         self._trackers = {name: keras.metrics.Mean(name=name) for name in (
             "loss", "elbo", "reconstruction", "kl", "bits_per_dim")}
+        self._checked_binary = False
         self.built = True
 
     # -- Parts -----------------------------------------------------------------
@@ -272,6 +298,35 @@ class VAE(keras.Model):
         return tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)
 
     # -- What users call ---------------------------------------------------------
+
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`, after checking once that Bernoulli data is binary."""
+        self.warn_if_not_binary(x)
+        return super().fit(x, *args, **kwargs)
+
+    def warn_if_not_binary(self, data):
+        """Warns (once per model) if a binary likelihood is given grey pixels.
+
+        The Bernoulli log p(x|z) of x in (0, 1) is a cross-entropy, not a
+        log-likelihood (it is not normalised over grey values; Loaiza-Ganem &
+        Cunningham 2019), so the ELBO and bits/dim it gives bound nothing. The
+        first batch of `data` is checked eagerly, before training, so the
+        train step is unchanged; later calls return at once.
+        """
+        if self._checked_binary or self.likelihood.data_encoding != "binary":
+            return
+        images = _first_images(data)
+        if images is None:
+            return
+        self._checked_binary = True
+        grey = images[(images != 0) & (images != 1)]
+        if grey.size:
+            logging.warning(
+                "%s: likelihood=%r expects binary pixels but got values such as %.3g, so its "
+                "ELBO is a cross-entropy, not a log-likelihood; binarize the images "
+                "(x > 0.5, or dynamically: uniform noise < x) or use "
+                "likelihood='continuous_bernoulli'.",
+                type(self).__name__, self.likelihood.name, float(grey.flat[0]))
 
     def encode(self, images):
         """Posterior mean and standard deviation, each [B, latent_dim]."""
