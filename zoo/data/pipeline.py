@@ -18,7 +18,7 @@ __all__ = ["ENCODINGS", "make_dataset", "encode_images", "steps_per_epoch"]
 
 ENCODINGS = ("binary", "dequantized", "discrete")
 _CACHE_LIMIT_BYTES = 2 << 30
-# The largest float32 below 1 that k + it still is for every level k <= 255.
+# The cap on u: k + 1 - 2^-16 is a float32 below k + 1 for every level k <= 255.
 _TOP_OF_BIN = 1.0 - 2.0 ** -16
 
 
