@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.special
 import scipy.stats
 import tensorflow as tf
@@ -161,6 +162,77 @@ def test_every_likelihood_has_a_display_image_in_range(name):
     image = likelihood.mean_image(params).numpy()
     assert image.shape == (2, 4, 4, 1)
     assert image.min() >= 0 and image.max() <= 1
+
+
+def _continuous_bernoulli_mean(logits):
+    """m(eta) = 1 / (1 - exp(-eta)) - 1 / eta in float64 (1/2 + eta / 12 near 0)."""
+    logits = np.asarray(logits, np.float64)
+    safe = np.where(np.abs(logits) < 1e-6, 1.0, logits)
+    with np.errstate(over="ignore"):  # 1 / -expm1(-eta) -> 0 for eta << 0
+        return np.where(np.abs(logits) < 1e-6, 0.5 + logits / 12,
+                        1 / -np.expm1(-safe) - 1 / safe)
+
+
+# Each likelihood's location by hand, [..., C] from raw [..., C * p] (C = 3).
+_HAND_LOCATIONS = {
+    "bernoulli": scipy.special.expit,
+    "gaussian": lambda params: params[..., :3],
+    "gaussian_fixed": lambda params: params,
+    "discretized_logistic": lambda params: 255 * scipy.special.expit(params[..., :3]) / 255,
+    "continuous_bernoulli": _continuous_bernoulli_mean,
+}
+
+
+@pytest.mark.parametrize("name", sorted(distributions.LIKELIHOODS))
+def test_location_and_its_inverse_keep_the_scales(name):
+    likelihood = distributions.get_likelihood(name)
+    per_channel = likelihood.params_per_channel
+    params = (3 * RNG.normal(size=(2, 4, 4, 3 * per_channel))).astype(np.float32)
+    np.testing.assert_allclose(likelihood.location(params), _HAND_LOCATIONS[name](params),
+                               rtol=1e-5, atol=2e-6)
+    gaussian = name.startswith("gaussian")
+    target = (RNG.normal(0.5, 1.0, size=(2, 4, 4, 3)) if gaussian
+              else RNG.uniform(1e-3, 1 - 1e-3, size=(2, 4, 4, 3))).astype(np.float32)
+    inverted = likelihood.params_from_location(target, params).numpy()
+    assert inverted.shape == params.shape
+    np.testing.assert_allclose(likelihood.location(inverted), target, rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(likelihood.mean_image(inverted), np.clip(target, 0, 1),
+                               rtol=1e-5, atol=2e-6)
+    # Two-parameter likelihoods keep the raw scales they were given.
+    np.testing.assert_array_equal(inverted[..., 3:], params[..., 3:])
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "discretized_logistic", "continuous_bernoulli"])
+def test_params_from_location_clips_probabilities_away_from_zero_and_one(name):
+    likelihood = distributions.get_likelihood(name)
+    params = np.zeros((1, 1, 2, 2 * likelihood.params_per_channel), np.float32)
+    target = np.array([[[[0.0, 1.0], [1.0, 0.0]]]], np.float32)
+    inverted = likelihood.params_from_location(target, params).numpy()
+    assert np.all(np.isfinite(inverted)), inverted
+    np.testing.assert_allclose(likelihood.location(inverted), np.clip(target, 1e-6, 1 - 1e-6),
+                               rtol=1e-6, atol=1e-6)
+    if name != "continuous_bernoulli":
+        # +-logit(1 - 1e-6), up to float32's rounding of 1 - 1e-6.
+        logit = math.log((1 - 1e-6) / 1e-6)
+        np.testing.assert_allclose(inverted[..., :2], [[[[-logit, logit], [logit, -logit]]]],
+                                   rtol=2e-3)
+
+
+def test_continuous_bernoulli_inverse_mean_and_its_gradient_match_root_finding():
+    means = np.array([1e-5, 0.01, 0.2, 0.4, 0.499, 0.5, 0.5004, 0.6, 0.93, 0.9999])
+    roots = np.array([scipy.optimize.brentq(lambda eta: _continuous_bernoulli_mean(eta) - m,
+                                            -1e6, 1e6, xtol=1e-12) for m in means])
+    likelihood = distributions.ContinuousBernoulli()
+    target = tf.constant(means, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(target)
+        logits = likelihood.params_from_location(target)
+    np.testing.assert_allclose(logits, roots, rtol=1e-3, atol=2e-4)
+    # d eta / d m = 1 / m'(eta), m' by central differences in float64.
+    step = 1e-6 * np.maximum(1.0, np.abs(roots))
+    slope = (_continuous_bernoulli_mean(roots + step)
+             - _continuous_bernoulli_mean(roots - step)) / (2 * step)
+    np.testing.assert_allclose(tape.gradient(logits, target), 1 / slope, rtol=1e-3)
 
 
 def test_unknown_names_are_rejected_with_the_allowed_ones():

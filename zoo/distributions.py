@@ -117,6 +117,37 @@ class Likelihood:
         """The expected image in [0, 1], for display and reconstructions."""
         raise NotImplementedError
 
+    # Probabilities are kept in [p, 1 - p] before a logit, so logits stay finite.
+    _min_probability = 1e-6
+
+    def location(self, params):
+        """Each pixel's location in image units, [..., H, W, C], after the parameter's link.
+
+        This is the quantity disCVAE composites by its gate (`zoo.discvae`): the
+        mean of p(x | params) for every likelihood but the discretized
+        logistic, whose location is the logistic's loc / 255. `mean_image` is
+        this location clipped to [0, 1]; the clip acts only for the Gaussians,
+        whose location is unconstrained.
+        """
+        raise NotImplementedError
+
+    def params_from_location(self, location, params):
+        """Raw parameters whose `location` is `location`: the link's inverse.
+
+        Args:
+            location: [..., H, W, C] in image units, as `location` returns.
+            params: [..., H, W, C * params_per_channel] raw parameters; their
+                other channels (the scales of two-parameter likelihoods) are
+                kept unchanged.
+        """
+        raise NotImplementedError
+
+    def _logit(self, probabilities):
+        """log p - log(1 - p) of p clipped to [_min_probability, 1 - _min_probability]."""
+        probabilities = tf.clip_by_value(tf.cast(probabilities, tf.float32),
+                                         self._min_probability, 1.0 - self._min_probability)
+        return tf.math.log(probabilities) - tf.math.log1p(-probabilities)
+
     def discrete_log_likelihood(self, log_likelihood, num_dims):
         """log P(x) of the quantized data, in nats, from a log-likelihood of its encoding.
 
@@ -165,6 +196,14 @@ class Bernoulli(Likelihood):
     def mean_image(self, params):
         return tf.sigmoid(tf.cast(params, tf.float32))
 
+    def location(self, params):
+        """The probability sigmoid(logits), the pixel's mean."""
+        return self.mean_image(params)
+
+    def params_from_location(self, location, params=None):
+        """The logits of the probability `location` (clipped to [1e-6, 1 - 1e-6])."""
+        return self._logit(location)
+
 
 @_register(LIKELIHOODS, "gaussian")
 class Gaussian(Likelihood):
@@ -190,6 +229,15 @@ class Gaussian(Likelihood):
     def mean_image(self, params):
         return tf.clip_by_value(self._split(params)[0], 0.0, 1.0)
 
+    def location(self, params):
+        """mu, the mean itself (not clipped)."""
+        return self._split(params)[0]
+
+    def params_from_location(self, location, params):
+        """[location, the raw scale of `params`]."""
+        raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)[1]
+        return tf.concat([tf.cast(location, tf.float32), raw_scale], axis=-1)
+
     def get_config(self):
         return {"min_scale": self.min_scale}
 
@@ -213,6 +261,14 @@ class FixedVarianceGaussian(Likelihood):
 
     def mean_image(self, params):
         return tf.clip_by_value(tf.cast(params, tf.float32), 0.0, 1.0)
+
+    def location(self, params):
+        """mu, the parameter and the mean itself (not clipped)."""
+        return tf.cast(params, tf.float32)
+
+    def params_from_location(self, location, params=None):
+        """The location is the parameter."""
+        return tf.cast(location, tf.float32)
 
     def get_config(self):
         return {"scale": self.scale}
@@ -251,6 +307,15 @@ class DiscretizedLogistic(Likelihood):
     def mean_image(self, params):
         return self._split(params)[0] / 255.0
 
+    def location(self, params):
+        """loc / 255 = sigmoid(raw location), in [0, 1]."""
+        return self.mean_image(params)
+
+    def params_from_location(self, location, params):
+        """[logit(location) (clipped to [1e-6, 1 - 1e-6]), the raw scale of `params`]."""
+        raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)[1]
+        return tf.concat([self._logit(location), raw_scale], axis=-1)
+
 
 @_register(LIKELIHOODS, "continuous_bernoulli")
 class ContinuousBernoulli(Likelihood):
@@ -263,6 +328,47 @@ class ContinuousBernoulli(Likelihood):
     def mean_image(self, params):
         return tfd.ContinuousBernoulli(
             logits=tf.cast(params, tf.float32)).mean()
+
+    def location(self, params):
+        """The mean m(eta) = 1 / (1 - exp(-eta)) - 1 / eta, not lambda = sigmoid(eta).
+
+        Our choice: disCVAE composites means, so that `mean_image` of its
+        composite is x_F * g + x_B * (1 - g) of the layers' mean images. The
+        mean is a nonlinear function of lambda (Loaiza-Ganem & Cunningham
+        2019), so compositing lambda would show layers whose composite is not
+        the image.
+        """
+        return self.mean_image(params)
+
+    def params_from_location(self, location, params=None):
+        """The logits eta whose mean m(eta) is `location` (clipped to [1e-6, 1 - 1e-6]).
+
+        m has no closed-form inverse. m is increasing, with slope
+        m'(eta) = 1 / eta^2 - exp(-|eta|) / (1 - exp(-|eta|))^2 in (0, 1/12].
+        Newton's method starts from eta_0 = 1 / (1 - m) - 1 / m, which has
+        the root's sign and its asymptotes as m -> 0 or 1. Five steps reach
+        TFP's mean to its own float32 precision (about 1e-6) over the whole
+        clipped range. The steps are not differentiated: one more step from
+        the stopped solution carries the inverse's gradient, d eta / d m =
+        1 / m'(eta).
+        """
+        target = tf.clip_by_value(tf.cast(location, tf.float32), self._min_probability,
+                                  1.0 - self._min_probability)
+        logits = tf.stop_gradient(1.0 / (1.0 - target) - 1.0 / target)
+        for _ in range(5):
+            logits = tf.stop_gradient(
+                logits - (self.mean_image(logits) - target) / self._slope(logits))
+        return logits - (self.mean_image(logits) - target) / self._slope(logits)
+
+    @staticmethod
+    def _slope(logits):
+        """m'(eta), by its Taylor series 1/12 - eta^2/240 + ... for |eta| < 1."""
+        size = tf.abs(logits)
+        square = tf.square(size)
+        series = 1 / 12 - square / 240 + square ** 2 / 6048 - square ** 3 / 172800
+        safe = tf.maximum(size, 1.0)
+        direct = 1.0 / tf.square(safe) - tf.exp(-safe) / tf.square(tf.math.expm1(-safe))
+        return tf.where(size < 1.0, series, direct)
 
 
 def get_likelihood(likelihood, **kwargs):
