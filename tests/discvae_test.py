@@ -57,14 +57,89 @@ def test_composition_formula_matches_numpy():
     np.testing.assert_allclose(decoded["params"], params, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(decoded["gate"], gate, rtol=1e-5, atol=1e-6)
     # Gaussian: the composite's mean is x_F * g + x_B * (1 - g) of the layers' means.
-    layers = model.layers(y, z)
+    layers = model.image_layers(y, z)
     mean = gate * foreground[..., :3] + (1 - gate) * background[..., :3]
     np.testing.assert_allclose(layers["image"], np.clip(mean, 0, 1), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(layers["foreground"], np.clip(foreground[..., :3], 0, 1),
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(layers["background"], np.clip(background[..., :3], 0, 1),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layers["foreground"], foreground[..., :3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layers["background"], background[..., :3], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.generate(y, z), layers["image"])
+
+
+def _continuous_bernoulli_mean(logits):
+    logits = np.asarray(logits, np.float64)
+    return 1 / -np.expm1(-logits) - 1 / logits
+
+
+def _sigmoid(value):
+    return 1 / (1 + np.exp(-np.asarray(value, np.float64)))
+
+
+# Each likelihood's layer location by hand from its raw [..., 3 * p] parameters.
+_HAND_LOCATIONS = {
+    "bernoulli": _sigmoid,
+    "gaussian": lambda params: params[..., :3],
+    "gaussian_fixed": lambda params: params,
+    "discretized_logistic": lambda params: 255 * _sigmoid(params[..., :3]) / 255,
+    "continuous_bernoulli": _continuous_bernoulli_mean,
+}
+
+
+def _spread_outputs(model, y, z, spread=2.5):
+    """Rescales both decoders' last Conv2D so each raw output channel has mean 0, std `spread`.
+
+    At initialisation the outputs are near 0, where every link is nearly
+    linear and mixing raw parameters would look right too.
+    """
+    for network, inputs in ((model.decoder, np.concatenate([z[:, :FOREGROUND], y], 1)),
+                            (model.background_decoder, z[:, FOREGROUND:])):
+        last = network.layers[-1]
+        kernel, bias = last.get_weights()
+        outputs = network(inputs).numpy()
+        factor = spread / np.std(outputs, axis=(0, 1, 2))
+        last.set_weights([kernel * factor, (bias - np.mean(outputs, axis=(0, 1, 2))) * factor])
+
+
+@pytest.mark.parametrize("likelihood", sorted(_HAND_LOCATIONS))
+def test_the_layers_composite_into_the_mean_image_for_every_likelihood(likelihood):
+    keras.utils.set_random_seed(1)
+    model = _model(likelihood=likelihood)
+    _, y, _ = _batch()
+    z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
+    _spread_outputs(model, y, z)
+    raw_f = model.decoder(np.concatenate([z[:, :FOREGROUND], y], 1)).numpy()
+    raw_b = model.background_decoder(z[:, FOREGROUND:]).numpy()
+    channels = model.layer_channels
+    gate = _sigmoid(raw_f[..., channels:])
+    assert np.std(gate) > 0.2  # gates spread over (0, 1), not all near 1/2
+    layers = {key: value.numpy() for key, value in model.image_layers(y, z).items()}
+    hand = _HAND_LOCATIONS[likelihood]
+    np.testing.assert_allclose(layers["foreground"], hand(raw_f[..., :channels]), rtol=1e-5,
+                               atol=2e-6)
+    np.testing.assert_allclose(layers["background"], hand(raw_b), rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(layers["gate"], gate, rtol=1e-5, atol=1e-6)
+    # The paper's composite, from the layers shown, is the composite's mean image.
+    image = layers["foreground"] * layers["gate"] + layers["background"] * (1 - layers["gate"])
+    params = model.decode_params(z, y)
+    np.testing.assert_allclose(model.likelihood.mean_image(params), np.clip(image, 0, 1),
+                               rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(layers["image"], np.clip(image, 0, 1), rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(model.generate(y, z), layers["image"], rtol=1e-6, atol=1e-7)
+    mixed = gate * raw_f[..., :channels] + (1 - gate) * raw_b
+    if likelihood in ("gaussian", "discretized_logistic"):  # raw scales are mixed by the gate
+        np.testing.assert_allclose(params[..., 3:], mixed[..., 3:], rtol=1e-5, atol=1e-5)
+    if likelihood in ("bernoulli", "discretized_logistic", "continuous_bernoulli"):
+        # Mixing the raw parameters, as before, gives another image.
+        gap = np.abs(model.likelihood.mean_image(mixed) - image)
+        assert np.max(gap) > 0.02, np.max(gap)
+
+
+def test_model_layers_is_keras_list_of_sublayers():
+    model = _model()
+    assert isinstance(model.layers, list)
+    names = [layer.name for layer in model.layers]
+    for network in (model.encoder, model.decoder, model.background_encoder,
+                    model.background_decoder):
+        assert any(layer is network for layer in model.layers), (network.name, names)
 
 
 def test_elbo_pieces_match_hand_computations():
@@ -132,19 +207,20 @@ def test_y_and_z_f_move_the_foreground_and_the_background_depends_on_z_b_only():
     model = _model()
     _, y, _ = _batch()
     z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
-    base = model.layers(y, z)
-    again = model.layers(y, z)
+    base = model.image_layers(y, z)
+    again = model.image_layers(y, z)
     for key in base:
         np.testing.assert_array_equal(base[key], again[key])
-    other_y = model.layers(1.0 - y, z)
+    other_y = model.image_layers(1.0 - y, z)
     assert not np.allclose(other_y["image"], base["image"])
     assert not np.allclose(other_y["gate"], base["gate"])
     np.testing.assert_array_equal(other_y["background"], base["background"])
     moved = z.copy()
     moved[:, :FOREGROUND] = RNG.normal(size=(3, FOREGROUND))
-    np.testing.assert_array_equal(model.layers(y, moved)["background"], base["background"])
+    np.testing.assert_array_equal(model.image_layers(y, moved)["background"],
+                                  base["background"])
     moved[:, FOREGROUND:] += 1.0
-    assert not np.allclose(model.layers(y, moved)["background"], base["background"])
+    assert not np.allclose(model.image_layers(y, moved)["background"], base["background"])
 
 
 def test_importance_weighted_bound_is_above_the_elbo():
@@ -218,8 +294,8 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     assert isinstance(loaded, DisCVAE) and loaded.gate_supervision_weight == 0.25
     assert (loaded.foreground_dim, loaded.background_dim) == (FOREGROUND, BACKGROUND)
     z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
-    for key, value in model.layers(y, z).items():
-        np.testing.assert_array_equal(loaded.layers(y, z)[key], value, err_msg=key)
+    for key, value in model.image_layers(y, z).items():
+        np.testing.assert_array_equal(loaded.image_layers(y, z)[key], value, err_msg=key)
     np.testing.assert_array_equal(loaded.reconstruct(x, y), model.reconstruct(x, y))
     config = model.get_config()
     assert "latent_dim" not in config
@@ -258,7 +334,7 @@ def test_export_round_trip_in_a_fresh_process(tmp_path):
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served["zoo_imported"] is False
     assert served["signatures"] == ["encode", "generate", "reconstruct", "serving_default"]
-    layers = model.layers(y, z)
+    layers = model.image_layers(y, z)
     mean, scale = model.encode(x, y)
     expected = {
         "generate": {"images": layers["image"], "foreground": layers["foreground"],

@@ -26,20 +26,25 @@ sum of the two KLs above.
 
 How the likelihood composites (our choice, stated here): the foreground
 decoder outputs the likelihood's raw parameters theta_F and one gate logit
-per pixel, the background decoder raw parameters theta_B, and
+per pixel, the background decoder raw parameters theta_B, and the paper's
+composite holds in image space, for every likelihood:
 
-    p(x | y, z) = Likelihood(g * theta_F + (1 - g) * theta_B),   g = sigmoid(gate logit),
+    x = x_F * g + x_B * (1 - g),   g = sigmoid(gate logit),
+    x_F = location(theta_F),  x_B = location(theta_B),
+    p(x | y, z) = Likelihood(params_from_location(x, g * theta_F + (1 - g) * theta_B)),
 
-one gate per pixel shared by all channels and all of a channel's
-parameters. For the Gaussian likelihoods the location parameter is the mean
-itself, so the mean of p(x | y, z) is exactly the paper's x_F * g + x_B *
-(1 - g), with x_F and x_B the layers' means; the learned scale is gated the
-same way in its raw (pre-softplus) space. For likelihoods with logit
-parameters (Bernoulli; the discretized logistic's location is
-255 sigmoid(raw)) the gate mixes natural parameters, a normalised geometric
-mixture p_F^g p_B^(1-g) for the Bernoulli; it equals the paper's composite
-wherever the gate is 0 or 1. `layers()` reports x_F, g, x_B and the
-composite's mean.
+one gate per pixel shared by all channels. `location` is the layer's
+location after the parameter's link (`zoo.distributions.Likelihood`): the
+probability sigmoid(logits) for the Bernoulli, the mean mu for the
+Gaussians, loc / 255 = sigmoid(raw) for the discretized logistic and the
+mean (not lambda) for the continuous Bernoulli. `params_from_location`
+inverts the link (logits of probabilities clipped to [1e-6, 1 - 1e-6];
+Newton's method for the continuous Bernoulli). The scale channels of the
+two-parameter likelihoods are mixed by the gate in their raw
+(pre-softplus) space, the g * theta_F + (1 - g) * theta_B above. So the
+composite's `mean_image` is x_F * g + x_B * (1 - g) of the layers that
+`image_layers` reports (clipped to [0, 1]; only the Gaussians' locations
+can leave it).
 
 Gate supervision (optional, as the paper trains with foreground masks):
 with `gate_supervision_weight` w > 0 and a batch that carries masks m (1 on
@@ -86,7 +91,8 @@ def composite(foreground, background, gate):
     """x = foreground * gate + background * (1 - gate) (Yan et al. 2016, disCVAE).
 
     Args:
-        foreground: [..., H, W, K] foreground layer (images or parameters).
+        foreground: [..., H, W, K] foreground layer (images, locations or
+            raw parameters).
         background: [..., H, W, K] background layer.
         gate: [..., H, W, 1] or [..., H, W, K], in [0, 1].
     """
@@ -246,7 +252,9 @@ class DisCVAE(zoo_cvae.CVAE):
         Returns:
             dict: `foreground_params`, `background_params` [B, H, W, C * p],
             `gate_logits` [B, H, W, 1], `gate` = sigmoid(gate_logits) and
-            `params` = composite(foreground_params, background_params, gate).
+            `params`, the composite's raw parameters: their location is
+            composite(x_F, x_B, gate) of the layers' locations, their scales
+            (if any) composite(foreground_params, background_params, gate).
         """
         _, background_latents = self.split_latents(latents)
         foreground = tf.cast(self.decoder(self.decoder_inputs(latents, inputs),
@@ -256,9 +264,12 @@ class DisCVAE(zoo_cvae.CVAE):
         foreground_params = foreground[..., :self.layer_channels]
         gate_logits = foreground[..., self.layer_channels:]
         gate = tf.sigmoid(gate_logits)
+        location = composite(self.likelihood.location(foreground_params),
+                             self.likelihood.location(background), gate)
+        params = self.likelihood.params_from_location(
+            location, composite(foreground_params, background, gate))
         return {"foreground_params": foreground_params, "background_params": background,
-                "gate_logits": gate_logits, "gate": gate,
-                "params": composite(foreground_params, background, gate)}
+                "gate_logits": gate_logits, "gate": gate, "params": params}
 
     def decode_params(self, latents, inputs=None, training=False):
         """The composite likelihood parameters [B, H, W, C * p]."""
@@ -366,34 +377,40 @@ class DisCVAE(zoo_cvae.CVAE):
 
     # -- What users call ---------------------------------------------------------
 
-    def layers(self, attributes, latents):
+    def image_layers(self, attributes, latents):
         """The layers of the images for (y, z): x_F, g, x_B and the composite x.
+
+        (Not `layers`, which is Keras's list of sublayers.)
 
         Args:
             attributes: y [B, A].
             latents: z = [z_F, z_B], [B, latent_dim].
 
         Returns:
-            dict of [B, H, W, C] images in [0, 1]: `foreground` (x_F, the
-            foreground layer's mean), `background` (x_B), `image` (the
-            composite's mean), and `gate` g [B, H, W, 1].
+            dict of [B, H, W, C] images: `foreground` (x_F, the foreground
+            layer's `location`), `background` (x_B), `gate` g [B, H, W, 1]
+            and `image`, the composite's mean image, which is
+            clip(x_F * g + x_B * (1 - g), 0, 1). All lie in [0, 1] except the
+            Gaussians' layers, whose locations are not clipped, so that the
+            identity holds.
         """
         attributes = self.check_attributes(attributes)
         decoded = self.decode_layers(tf.cast(latents, tf.float32), attributes)
-        return {"foreground": self.likelihood.mean_image(decoded["foreground_params"]),
+        return {"foreground": self.likelihood.location(decoded["foreground_params"]),
                 "gate": decoded["gate"],
-                "background": self.likelihood.mean_image(decoded["background_params"]),
+                "background": self.likelihood.location(decoded["background_params"]),
                 "image": self.likelihood.mean_image(decoded["params"])}
 
     def reconstruct_layers(self, images, attributes=None):
-        """`layers` at the posterior mean of (images, attributes)."""
+        """`image_layers` at the posterior mean of (images, attributes)."""
         inputs = self._pack(images, attributes)
-        return self.layers(inputs["attributes"], self.posterior(inputs).mean())
+        return self.image_layers(inputs["attributes"], self.posterior(inputs).mean())
 
     def summary_images(self, batch, num_images=32, seed=0):
         """The CVAE's grids and `layers`: x_F, g, x_B, x of reconstructions, side by side.
 
-        `layers` shows up to 16 examples, two per row of 8 images.
+        The `layers` grid (`reconstruct_layers`) shows up to 16 examples, two
+        per row of 8 images.
         """
         grids = super().summary_images(batch, num_images, seed)
         inputs, _ = self._grid_inputs(batch, 16)
@@ -415,7 +432,7 @@ class DisCVAE(zoo_cvae.CVAE):
         specs = self._serving_specs()
 
         def generate(attributes, latents):
-            layers = self.layers(attributes, latents)
+            layers = self.image_layers(attributes, latents)
             return {"images": layers["image"], "foreground": layers["foreground"],
                     "gate": layers["gate"], "background": layers["background"]}
 

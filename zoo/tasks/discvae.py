@@ -98,15 +98,17 @@ def evaluate_background_change(model, attributes, seed=0):
     new_foreground = np.concatenate([second[:, :split], first[:, split:]], axis=1)
     new_background = np.concatenate([first[:, :split], second[:, split:]], axis=1)
 
-    def layers(latents):
+    def image_layers(latents):
         out = {"image": [], "gate": []}
         for start in range(0, count, 256):
-            decoded = model.layers(attributes[start:start + 256], latents[start:start + 256])
+            decoded = model.image_layers(attributes[start:start + 256],
+                                         latents[start:start + 256])
             out["image"].append(decoded["image"].numpy())
             out["gate"].append(decoded["gate"].numpy())
         return {key: np.concatenate(value) for key, value in out.items()}
 
-    base, moved, rebackground = layers(first), layers(new_foreground), layers(new_background)
+    base, moved, rebackground = (image_layers(first), image_layers(new_foreground),
+                                 image_layers(new_background))
 
     def mean_change(other, where):
         where = np.broadcast_to(where, base["image"].shape)
