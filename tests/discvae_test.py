@@ -274,10 +274,13 @@ def test_short_training_improves_the_elbo_and_teaches_the_gate_the_masks():
     assert gate["gate_iou"] > max(iou_before, gate["gate_iou_all_foreground"]) + 0.3, gate
 
 
-def test_training_without_masks_works():
-    model = _model()
+@pytest.mark.parametrize("likelihood", sorted(_HAND_LOCATIONS))
+def test_training_without_masks_works(likelihood):
+    model = _model(likelihood=likelihood)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     x, y, _ = _batch(6)
+    if likelihood == "bernoulli":
+        x = (x > 0.5).astype(np.float32)
     logs = model.fit(x, y, batch_size=3, epochs=2, verbose=0).history
     assert logs["loss"][-1] < logs["loss"][0]
     np.testing.assert_allclose(logs["loss"], [-v for v in logs["elbo"]], rtol=1e-6)
