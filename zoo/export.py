@@ -2,15 +2,28 @@
 
 Every zoo model lists its endpoints in `serving_endpoints()` as
 {name: (function, [TensorSpec, ...])}. Inputs have explicit names, dtypes and
-shapes, so a request with the wrong image size is rejected by the signature;
-outputs are dicts of named tensors. The first endpoint is also
-`serving_default`. Models are written to numbered version folders, as TF
-Serving expects (`export_dir/1`, `export_dir/2`, ...).
+shapes, and outputs are dicts of named tensors. The first endpoint is also
+`serving_default`.
+
+The signature's shapes are not enforced when it is called: a loaded
+`signatures[name]` and TF Serving's C++ session feed any shape to the graph,
+where a wrong size can come back as a silently wrong result (25x25 images
+through stride-2 convolutions reach the same 7x7 features as 28x28 ones) and a
+wrong rank aborts the process in a oneDNN convolution. So every endpoint is
+wrapped to check each input's runtime shape (and that it is finite) against its
+TensorSpec before the model runs, and fails with an InvalidArgumentError naming
+the endpoint, the input and the expected shape.
+
+Models are written to numbered version folders, as TF Serving expects
+(`export_dir/1`, `export_dir/2`, ...).
 """
 
+import functools
+import inspect
 import os
 
 import keras
+import tensorflow as tf
 
 __all__ = ["export_saved_model", "next_version"]
 
@@ -21,6 +34,56 @@ def next_version(export_dir):
         return 1
     versions = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
     return max(versions, default=0) + 1
+
+
+def _shape_text(shape):
+    """[None, 28, 28, 1] -> '[N, 28, 28, 1]'."""
+    return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
+
+
+def _checked_input(endpoint, name, value, spec):
+    """`value` once its runtime shape matches `spec` and its values are finite.
+
+    The check compares tf.shape(value), as text, with a pattern built from the
+    spec (a None dimension, the batch, takes any size >= 1). Inside the traced
+    endpoint the static shape is the spec's own, so tf.debugging.assert_rank
+    and the like would be decided, and dropped, at trace time; the text compare
+    runs on every call and also catches a wrong rank. The model's input is an
+    identity of `value` that waits for both asserts, so no op sees a bad input.
+    """
+    dims = spec.shape.as_list()
+    pattern = ", ".join(r"[1-9]\d*" if d is None else str(d) for d in dims)
+    actual = tf.strings.reduce_join(tf.strings.as_string(tf.shape(value)), separator=", ")
+    right_shape = tf.debugging.Assert(
+        tf.strings.regex_full_match(actual, pattern),
+        [tf.strings.join([f"{endpoint}: input {name} must have shape {_shape_text(dims)} "
+                          f"with N >= 1 ({spec.dtype.name}); got [", actual, "]"])])
+    with tf.control_dependencies([right_shape]):
+        finite = tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(value)),
+            [f"{endpoint}: input {name} has NaN or Inf values; only finite values are "
+             "allowed"], summarize=1)
+    with tf.control_dependencies([right_shape, finite]):
+        return tf.identity(value)
+
+
+def _checked_endpoint(endpoint, function, signature):
+    """`function` with each input checked against its TensorSpec in `signature` first.
+
+    The inputs are matched to `signature` in the order of `function`'s
+    parameters (as tf.function's input_signature matches them); the wrapper
+    keeps `function`'s signature, so the SavedModel's input names stay.
+    """
+    parameters = inspect.signature(function)
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        bound = parameters.bind(*args, **kwargs)
+        for (name, value), spec in zip(list(bound.arguments.items()), signature):
+            bound.arguments[name] = _checked_input(endpoint, spec.name or name, value, spec)
+        return function(*bound.args, **bound.kwargs)
+
+    return checked
 
 
 def export_saved_model(model, export_dir, version=None):
@@ -39,6 +102,7 @@ def export_saved_model(model, export_dir, version=None):
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in model.serving_endpoints().items():
-        archive.add_endpoint(name, function, input_signature=signature)
+        archive.add_endpoint(name, _checked_endpoint(name, function, signature),
+                             input_signature=signature)
     archive.write_out(path, verbose=False)
     return path
