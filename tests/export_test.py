@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -172,7 +173,60 @@ def exported(tmp_path_factory):
 def test_versions_are_numbered_folders(exported):
     _, directory, path = exported
     assert path == os.path.join(directory, "1")
+    assert os.listdir(directory) == ["1"]  # no temporary folder left behind
     assert export.next_version(directory) == 2
+
+
+def test_an_existing_version_is_not_overwritten(exported):
+    model, directory, path = exported
+    before = os.stat(os.path.join(path, "saved_model.pb"))
+    with pytest.raises(ValueError, match=r"version 1 exists already at .*1: export to another"):
+        export.export_saved_model(model, directory, version=1)
+    after = os.stat(os.path.join(path, "saved_model.pb"))
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+
+
+@pytest.mark.parametrize("version", [-1, 0, 1.5, 2.0, "2", True, None])
+def test_versions_must_be_positive_integers(version, tmp_path):
+    model = zoo.VAE((6, 5, 2), latent_dim=3, network="mlp", likelihood="gaussian")
+    if version is None:  # None takes the next free version; numpy integers are integers.
+        assert export.export_saved_model(model, str(tmp_path)) == str(tmp_path / "1")
+        assert export.export_saved_model(model, str(tmp_path), np.int64(3)) == str(tmp_path / "3")
+        assert export.next_version(str(tmp_path)) == 4
+        return
+    with pytest.raises(ValueError, match=rf"^version={version!r}: must be a positive integer"):
+        export.export_saved_model(model, str(tmp_path), version)
+    assert not os.path.exists(tmp_path / str(version))
+
+
+def test_a_failed_or_killed_export_leaves_no_version_folder(tmp_path, monkeypatch):
+    """TF Serving loads every all-digit folder: a half-written one must never appear."""
+    written = []
+
+    def write_partly_then_fail(self, filepath, **kwargs):  # pylint: disable=unused-argument
+        written.append(filepath)
+        os.makedirs(os.path.join(filepath, "variables"))
+        with open(os.path.join(filepath, "variables", "variables.index"), "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full while writing")
+
+    model = zoo.VAE((6, 5, 2), latent_dim=3, network="mlp", likelihood="gaussian")
+    directory = tmp_path / "export"
+    # What a killed export leaves: its temporary folder, which nothing reads.
+    os.makedirs(directory / ".tmp-1-99999999" / "variables")
+    assert export.next_version(str(directory)) == 1
+    with monkeypatch.context() as patch:
+        # ExportArchive() makes an instance of the backend's subclass: patch that.
+        patch.setattr(type(keras.export.ExportArchive()), "write_out", write_partly_then_fail)
+        with pytest.raises(OSError, match="disk full while writing"):
+            export.export_saved_model(model, str(directory))
+    assert written == [str(directory / f".tmp-1-{os.getpid()}")]
+    assert sorted(os.listdir(directory)) == [".tmp-1-99999999"]
+    assert export.next_version(str(directory)) == 1
+    path = export.export_saved_model(model, str(directory))
+    assert path == str(directory / "1")
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+    assert sorted(os.listdir(directory)) == [".tmp-1-99999999", "1"]
 
 
 def test_fresh_process_without_zoo_reproduces_every_signature(exported, tmp_path):

@@ -15,21 +15,32 @@ TensorSpec before the model runs, and fails with an InvalidArgumentError naming
 the endpoint, the input and the expected shape.
 
 Models are written to numbered version folders, as TF Serving expects
-(`export_dir/1`, `export_dir/2`, ...).
+(`export_dir/1`, `export_dir/2`, ...). A version is written to a temporary
+folder in `export_dir` whose name is not all digits (TF Serving and
+`next_version` ignore it) and then renamed into place, so a half-written
+version never appears, even if the export is killed.
 """
 
 import functools
 import inspect
+import numbers
 import os
+import shutil
 
 import keras
 import tensorflow as tf
 
 __all__ = ["export_saved_model", "next_version"]
 
+_TEMPORARY_PREFIX = ".tmp-"
+
 
 def next_version(export_dir):
-    """1 + the largest numbered version folder in `export_dir` (1 if none)."""
+    """1 + the largest numbered version folder in `export_dir` (1 if none).
+
+    Only all-digit names are versions, as for TF Serving: temporary folders
+    left by a killed export are not.
+    """
     if not os.path.isdir(export_dir):
         return 1
     versions = [int(name) for name in os.listdir(export_dir) if name.isdigit()]
@@ -92,17 +103,38 @@ def export_saved_model(model, export_dir, version=None):
     Args:
         model: a zoo model with `serving_endpoints()`.
         export_dir: the model's base export folder.
-        version: integer version; None takes the next free one.
+        version: positive integer version; None takes the next free one. An
+            existing version folder is never overwritten.
 
     Returns:
         The path of the written SavedModel.
+
+    Raises:
+        ValueError: `version` is not a positive integer, or `export_dir/<version>`
+            exists already.
     """
-    version = next_version(export_dir) if version is None else int(version)
+    if version is None:
+        version = next_version(export_dir)
+    elif isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 1:
+        raise ValueError(f"version={version!r}: must be a positive integer (or None for the "
+                         "next free one)")
+    version = int(version)
     path = os.path.join(export_dir, str(version))
+    if os.path.exists(path):
+        raise ValueError(f"version {version} exists already at {path}: export to another "
+                         "version (or None for the next free one) or remove it")
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in model.serving_endpoints().items():
         archive.add_endpoint(name, _checked_endpoint(name, function, signature),
                              input_signature=signature)
-    archive.write_out(path, verbose=False)
+    os.makedirs(export_dir, exist_ok=True)
+    temporary = os.path.join(export_dir, f"{_TEMPORARY_PREFIX}{version}-{os.getpid()}")
+    shutil.rmtree(temporary, ignore_errors=True)
+    try:
+        archive.write_out(temporary, verbose=False)
+        os.rename(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     return path
