@@ -2,11 +2,13 @@
 
 import sys
 
+import tensorflow as tf
 from absl import flags
 
 from zoo import distributions
 from zoo import networks
 from zoo.data.source import DatasetUnavailableError
+from zoo.train import lock
 from zoo.train import runner
 from zoo.train import strategy
 
@@ -110,8 +112,14 @@ def run_config(model_kwargs, eval_kwargs=None):
 
 
 def run_or_exit(task, config):
-    """Runs; a dataset, value or divergence problem ends in one clear line, exit 1."""
+    """Runs; a dataset, value, divergence, lock or file problem ends in one clear line, exit 1."""
     try:
         return runner.run(task, config)
-    except (DatasetUnavailableError, runner.TrainingDiverged, ValueError) as error:
+    except (DatasetUnavailableError, runner.TrainingDiverged, runner.OutputError,
+            lock.ModelDirLocked, ValueError) as error:
         sys.exit(f"error: {error}")
+    except OSError as error:  # Not one the runner named: the error's own file, if any.
+        where = f"{error.filename}: " if error.filename else ""
+        sys.exit(f"error: {where}{error.strerror or error}")
+    except tf.errors.OpError as error:
+        sys.exit(f"error: {(error.message.strip().splitlines() or [type(error).__name__])[0]}")

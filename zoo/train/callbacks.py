@@ -1,16 +1,23 @@
 """Callbacks: resumable checkpoints that keep only finite weights, and sample grids."""
 
+import csv
 import json
 import math
 import os
+import re
 
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from zoo import images as zoo_images
 
-__all__ = ["ResumableCheckpoint", "SampleGrids"]
+__all__ = ["ResumableCheckpoint", "SampleGrids", "trim_history"]
+
+_CHECKPOINT_NAME = re.compile(r"epoch-(\d+)\.weights\.h5$")
+# What a checkpoint that cannot be read raises from `load_weights` (h5py: OSError, KeyError).
+_UNREADABLE = (OSError, ValueError, KeyError, RuntimeError)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -19,6 +26,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     A checkpoint is written only when the epoch's loss and every weight are
     finite, so after a NaN the newest checkpoint is the last good state. Only
     the chief writes in a multi-worker run.
+
+    `restore` falls back to the newest readable checkpoint when a newer one is
+    truncated (a kill or a full disk while writing), and keeps the learning
+    rates the model was compiled with: a rerun with a new `--learning_rate`
+    trains with it (the checkpoint's rate would otherwise come back with the
+    optimizer's other variables).
 
     Args:
         directory: where `epoch-NNNN.weights.h5` files and `state.json` go.
@@ -38,23 +51,69 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return os.path.join(self.directory, "state.json")
 
     def latest(self):
-        """(epochs completed, checkpoint path) of the newest checkpoint, or (0, None)."""
+        """(epochs completed, checkpoint path) of the newest checkpoint, or (0, None).
+
+        Raises:
+            ValueError: `state.json` is empty or corrupt (the message names it).
+        """
         if not os.path.exists(self._state_path):
             return 0, None
-        with open(self._state_path) as handle:
-            state = json.load(handle)
-        return state["epoch"], os.path.join(self.directory, state["file"])
+        try:
+            with open(self._state_path) as handle:
+                state = json.load(handle)
+            return int(state["epoch"]), os.path.join(self.directory, str(state["file"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{self._state_path} is empty or corrupt ({type(error).__name__}: {error}); "
+                'it should read {"epoch": N, "file": "epoch-NNNN.weights.h5"}: fix it, or '
+                f"delete {self.directory} to train from scratch.") from None
+
+    def _older(self, epoch):
+        """(epoch, path) of the kept checkpoints older than `epoch`, newest first."""
+        if not os.path.isdir(self.directory):
+            return []
+        found = []
+        for name in os.listdir(self.directory):
+            match = _CHECKPOINT_NAME.fullmatch(name)
+            if match and int(match.group(1)) < epoch:
+                found.append((int(match.group(1)), os.path.join(self.directory, name)))
+        return sorted(found, reverse=True)
 
     def restore(self, model):
-        """Loads the newest checkpoint into `model`; returns the epoch to start from."""
+        """Loads the newest readable checkpoint into `model`; returns the epoch to start from.
+
+        Learning rates stay those of the model's optimizers as compiled.
+
+        Raises:
+            ValueError: `state.json` is corrupt, or no kept checkpoint can be read.
+        """
         epoch, path = self.latest()
         if path is None:
             return 0
         if model.optimizer is not None and not model.optimizer.built:
             with model.distribute_strategy.scope():  # Slots live where the variables do.
                 model.optimizer.build(model.trainable_variables)
-        model.load_weights(path)
-        return epoch
+        rates = [(v, v.numpy()) for v in _optimizer_variables(model) if v.name == "learning_rate"]
+        failed = []
+        for epoch, path in [(epoch, path)] + self._older(epoch):
+            try:
+                model.load_weights(path)
+            except _UNREADABLE as error:
+                failed.append((path, str(error).splitlines()[0] if str(error) else
+                               type(error).__name__))
+                continue
+            for bad, reason in failed:
+                logging.warning("checkpoint %s is unreadable (%s); resuming from %s instead.",
+                                bad, reason, path)
+            for variable, rate in rates:
+                if not np.isclose(float(variable.numpy()), float(rate)):
+                    logging.info("learning rate %s (as compiled) replaces the checkpoint's %s",
+                                 float(rate), float(variable.numpy()))
+                variable.assign(rate)
+            return epoch
+        raise ValueError(f"no checkpoint in {self.directory} can be read ("
+                         + "; ".join(f"{p}: {r}" for p, r in failed)
+                         + f"): delete {self.directory} to train from scratch.")
 
     def _finite(self, logs):
         loss = (logs or {}).get("loss")
@@ -77,6 +136,45 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         saved = sorted(f for f in os.listdir(self.directory) if f.endswith(".weights.h5"))
         for old in saved[:-self.max_to_keep]:
             os.remove(os.path.join(self.directory, old))
+
+
+def _optimizer_variables(model):
+    """The variables of every optimizer the model holds (`optimizer`, a GAN's two, ...)."""
+    optimizers = []
+    for value in vars(model).values():
+        if isinstance(value, keras.optimizers.Optimizer) and all(
+                value is not known for known in optimizers):
+            optimizers.append(value)
+    return [v for optimizer in optimizers for v in optimizer.variables]
+
+
+def trim_history(path, epochs):
+    """Keeps one row per epoch `0 .. epochs - 1` in a CSVLogger file, for a run resumed there.
+
+    Rows of later epochs (written before a kill that came ahead of their
+    checkpoint, or a non-finite epoch that was not checkpointed) are dropped;
+    of repeated rows of one epoch the last is kept.
+    """
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames, list(reader)
+    if not fields:
+        return
+    kept = {}
+    for row in rows:
+        try:
+            epoch = int(row["epoch"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if epoch < epochs:
+            kept[epoch] = row
+    with open(path + ".tmp", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept[epoch] for epoch in sorted(kept))
+    os.replace(path + ".tmp", path)
 
 
 class SampleGrids(keras.callbacks.Callback):

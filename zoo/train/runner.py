@@ -8,10 +8,21 @@ The model directory then holds:
     logs/                       TensorBoard scalars (train/validation) and images
     samples/*.png               sample grids after every epoch
     history.csv, training_curves.png
-    results.json                the final evaluation
+    results.json                the final evaluation (then the export's path)
     export/<version>/           the SavedModel with serving signatures
+    run.lock                    pid and host of the run using the folder
+
+Rerunning with the same model directory resumes from the newest readable
+checkpoint. The flags of the rerun apply (learning rates, epochs, batch size,
+...), but those that shape the model (`_ARCHITECTURE_FIELDS` and every
+`model_kwargs` entry) must match the saved `config.json`: a mismatch is
+refused before anything is written. `history.csv` is cut back to the restored
+epoch, so it keeps exactly one row per trained epoch. Only one run at a time
+may use a model directory (`zoo.train.lock`); in a multi-worker run only the
+chief locks and writes it.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -26,14 +37,25 @@ from zoo import images as zoo_images
 from zoo.data import pipeline
 from zoo.data import sources
 from zoo.train import callbacks as zoo_callbacks
+from zoo.train import lock as zoo_lock
 from zoo.train import loop
 from zoo.train import strategy as zoo_strategy
 
-__all__ = ["RunConfig", "Task", "run", "TrainingDiverged"]
+__all__ = ["RunConfig", "Task", "run", "TrainingDiverged", "OutputError"]
+
+# RunConfig fields a resumed run must keep: they set the model's shapes or
+# variables (mixed precision can wrap the optimizer in a loss scaler).
+_ARCHITECTURE_FIELDS = ("dataset", "image_size", "channels", "mixed_precision")
+# Flag names of config entries that are not spelled as their flag.
+_FLAG_NAMES = {"global_batch_size": "batch_size", "objective": "loss"}
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class OutputError(RuntimeError):
+    """A file or folder of the run could not be written; the message names it."""
 
 
 @dataclasses.dataclass
@@ -111,6 +133,96 @@ def _set_precision(mixed_precision):
     keras.mixed_precision.set_global_policy(policy)
 
 
+def _reason(error):
+    """One line of an `OSError`'s or a `tf.errors.OpError`'s cause."""
+    text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+    return (str(text).strip().splitlines() or [type(error).__name__])[0]
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """Turns an `OSError` or `tf.errors.OpError` into an `OutputError` naming the path."""
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as error:
+        named = getattr(error, "filename", None) or path
+        raise OutputError(f"cannot write {named}: {_reason(error)}") from error
+
+
+def _check_output_dir(path, flag):
+    """Creates folder `path` and proves it writable, else one `ValueError` line naming it."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--{flag}={path} is a file, not a folder; pass a folder.")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--{flag}={path} cannot be created ({_reason(error)}); "
+                         "pass a folder you can write to.") from None
+    probe = os.path.join(path, f".write-test-{os.getpid()}")
+    try:
+        with open(probe, "w") as handle:
+            handle.write("zoo")
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"--{flag}={path} is not writable ({_reason(error)}); "
+                         "pass a folder you can write to.") from None
+
+
+def _show(value):
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _saved_config(model_dir):
+    """The `config.json` of an earlier run in `model_dir`, or None."""
+    path = os.path.join(model_dir, "config.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as handle:
+            saved = json.load(handle)
+    except ValueError as error:
+        raise ValueError(f"{path} is empty or corrupt ({error}); fix it, or delete it to "
+                         "resume with the flags given now.") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} is not a JSON object; fix it, or delete it to resume with "
+                         "the flags given now.")
+    return saved
+
+
+def _check_resume(config, saved, trained_epochs):
+    """Refuses, in one line, a resumed run that changes the model or asks for fewer epochs.
+
+    The other flags (learning rates, batch size, steps, evaluation, ...) of
+    the new `config` apply to the resumed run.
+    """
+    new = json.loads(config.to_json())
+    changed = [(name, saved[name], new.get(name)) for name in _ARCHITECTURE_FIELDS
+               if name in saved and saved[name] != new.get(name)]
+    old_kwargs, new_kwargs = saved.get("model_kwargs") or {}, new["model_kwargs"]
+    changed += [(key, old_kwargs.get(key), new_kwargs.get(key))
+                for key in sorted(set(old_kwargs) | set(new_kwargs))
+                if old_kwargs.get(key) != new_kwargs.get(key)]
+    if changed:
+        name, old, value = changed[0]
+        flag = _FLAG_NAMES.get(name, name)
+        raise ValueError(
+            f"--{flag}={_show(value)} differs from {_show(old)} of the model in "
+            f"{config.model_dir}, which resumes with the architecture it was built with: "
+            f"pass --{flag}={_show(old)} or another --model_dir.")
+    if config.epochs < trained_epochs:
+        raise ValueError(
+            f"--epochs={config.epochs} is fewer than the {trained_epochs} epochs already "
+            f"trained in {config.model_dir}: pass --epochs={trained_epochs} or more, or "
+            "another --model_dir.")
+
+
+def _write_json(path, value):
+    with _writing(path):
+        with open(path + ".tmp", "w") as handle:
+            json.dump(value, handle, indent=2, sort_keys=True)
+        os.replace(path + ".tmp", path)
+
+
 def run(task, config, strategy=None):
     """Trains, evaluates and exports one model as `config` says; returns the results.
 
@@ -123,9 +235,32 @@ def run(task, config, strategy=None):
     Raises:
         TrainingDiverged: the loss became non-finite (the model directory keeps
             the last good checkpoint, which is restored and exported).
+        ValueError: an output folder is a file, cannot be created or written;
+            a resumed run changes the model; a corrupt `config.json` or
+            checkpoint state.
+        zoo.train.lock.ModelDirLocked: another run uses the model directory.
+        OutputError: a file of the run could not be written (full disk, ...).
     """
     strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address)
     chief = _is_chief(strategy)
+    export_dir = config.export_dir or os.path.join(config.model_dir, "export")
+    if not chief:  # The chief checks, locks and writes the folders.
+        os.makedirs(config.model_dir, exist_ok=True)  # As before: task files may go there.
+        return _run(task, config, strategy, chief, export_dir)
+    _check_output_dir(config.model_dir, "model_dir")
+    _check_output_dir(export_dir, "export_dir")
+    with zoo_lock.ModelDirLock(config.model_dir):
+        return _run(task, config, strategy, chief, export_dir)
+
+
+def _run(task, config, strategy, chief, export_dir):
+    """`run` after the output folders are checked and locked."""
+    checkpoint = zoo_callbacks.ResumableCheckpoint(
+        os.path.join(config.model_dir, "checkpoints"), is_chief=chief)
+    trained_epochs = checkpoint.latest()[0]
+    saved = _saved_config(config.model_dir) if trained_epochs else None
+    if saved is not None:
+        _check_resume(config, saved, trained_epochs)
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
 
@@ -156,25 +291,28 @@ def run(task, config, strategy=None):
     steps = config.steps_per_epoch or pipeline.steps_per_epoch(
         train_source, config.global_batch_size)
 
-    os.makedirs(config.model_dir, exist_ok=True)
-    if chief:
-        with open(os.path.join(config.model_dir, "config.json"), "w") as handle:
-            handle.write(config.to_json())
-    checkpoint = zoo_callbacks.ResumableCheckpoint(
-        os.path.join(config.model_dir, "checkpoints"), is_chief=chief)
     initial_epoch = checkpoint.restore(model)
     if initial_epoch:
         logging.info("resuming from epoch %d of %s", initial_epoch, config.model_dir)
 
     log_dir = os.path.join(config.model_dir, "logs")
     history_csv = os.path.join(config.model_dir, "history.csv")
-    fixed_batch = next(iter(eval_data))
-    callbacks = [keras.callbacks.TerminateOnNaN(), checkpoint,
-                 zoo_callbacks.SampleGrids(fixed_batch, os.path.join(config.model_dir, "samples"),
-                                           os.path.join(log_dir, "images"), is_chief=chief)]
     if chief:
-        callbacks += [keras.callbacks.CSVLogger(history_csv, append=initial_epoch > 0),
-                      keras.callbacks.TensorBoard(log_dir, write_graph=False)]
+        _write_json(os.path.join(config.model_dir, "config.json"), json.loads(config.to_json()))
+        with _writing(history_csv):
+            zoo_callbacks.trim_history(history_csv, initial_epoch)
+    fixed_batch = next(iter(eval_data))
+    # The history row goes before the checkpoint: a kill between the two
+    # leaves a row of an epoch that is not checkpointed, which the resumed
+    # run trims (never a checkpoint without its row).
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if chief:
+        callbacks.append(keras.callbacks.CSVLogger(history_csv, append=initial_epoch > 0))
+    callbacks += [checkpoint,
+                  zoo_callbacks.SampleGrids(fixed_batch, os.path.join(config.model_dir, "samples"),
+                                            os.path.join(log_dir, "images"), is_chief=chief)]
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False))
     eval_steps = config.eval_batches
     if zoo_strategy.is_multi_worker(strategy):
         # Equal full batches on every worker: uneven last batches would hang.
@@ -182,9 +320,10 @@ def run(task, config, strategy=None):
         eval_data = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
                                           training=True, **make)
     if initial_epoch < config.epochs:
-        loop.train(model, strategy, train_data, steps, config.epochs,
-                   initial_epoch=initial_epoch, eval_data=eval_data, eval_steps=eval_steps,
-                   callbacks=callbacks, verbose=config.verbose)
+        with _writing(config.model_dir):  # Checkpoints, rows, grids, summaries.
+            loop.train(model, strategy, train_data, steps, config.epochs,
+                       initial_epoch=initial_epoch, eval_data=eval_data, eval_steps=eval_steps,
+                       callbacks=callbacks, verbose=config.verbose)
     if checkpoint.skipped_nonfinite or not all(
             bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.trainable_variables):
         checkpoint.restore(model)
@@ -198,11 +337,13 @@ def run(task, config, strategy=None):
     results = task.evaluate(model, eval_finite, config)
     results["epochs"] = config.epochs
     if chief:
+        results_json = os.path.join(config.model_dir, "results.json")
+        _write_json(results_json, results)  # Kept even if the export fails.
         if os.path.exists(history_csv):
-            zoo_images.plot_history(history_csv,
-                                    os.path.join(config.model_dir, "training_curves.png"))
-        export_dir = config.export_dir or os.path.join(config.model_dir, "export")
-        results["export_path"] = zoo_export.export_saved_model(model, export_dir)
-        with open(os.path.join(config.model_dir, "results.json"), "w") as handle:
-            json.dump(results, handle, indent=2, sort_keys=True)
+            curves = os.path.join(config.model_dir, "training_curves.png")
+            with _writing(curves):
+                zoo_images.plot_history(history_csv, curves)
+        with _writing(export_dir):
+            results["export_path"] = zoo_export.export_saved_model(model, export_dir)
+        _write_json(results_json, results)
     return results
