@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -52,15 +53,36 @@ class _Killed(Exception):
     """Stands for a kill -9 in the middle of an epoch's end."""
 
 
+@pytest.fixture(autouse=True)
+def _cheap_export(monkeypatch):
+    """The SavedModel itself is tested in export_test; here only its path matters."""
+    monkeypatch.setattr(zoo_export, "export_saved_model",
+                        lambda model, export_dir, version=None: os.path.join(export_dir, "1"))
+
+
+@pytest.fixture(scope="module")
+def _trained(tmp_path_factory):
+    """A model directory of 3 trained epochs (3 kept checkpoints), copied by the tests."""
+    model_dir = tmp_path_factory.mktemp("trained")
+    runner.run(vae_task.TASK, _config(model_dir, epochs=3))
+    assert not os.path.exists(model_dir / zoo_lock.LOCK_FILE)  # Released at the end.
+    return model_dir
+
+
+def _copy(trained, tmp_path):
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
 # 3. Flags given on resume.
 
-def test_a_new_learning_rate_applies_on_resume(tmp_path):
-    runner.run(vae_task.TASK, _config(tmp_path, learning_rate=1e-3))
+def test_a_new_learning_rate_applies_on_resume(_trained, tmp_path):
+    model_dir = _copy(_trained, tmp_path)  # Trained with learning_rate=1e-3.
     task, kept = _keeping_model(vae_task.TASK)
-    runner.run(task, _config(tmp_path, learning_rate=1e-5, epochs=2))
+    runner.run(task, _config(model_dir, learning_rate=1e-5, epochs=4))
     assert float(kept["model"].optimizer.learning_rate) == pytest.approx(1e-5)
-    assert int(kept["model"].optimizer.iterations) == 2  # Resumed: 1 step + 1 step.
-    assert json.load(open(tmp_path / "config.json"))["learning_rate"] == 1e-5
+    assert int(kept["model"].optimizer.iterations) == 4  # Resumed: 3 steps + 1 step.
+    assert json.load(open(model_dir / "config.json"))["learning_rate"] == 1e-5
 
 
 def test_both_gan_learning_rates_apply_on_resume(tmp_path):
@@ -70,8 +92,10 @@ def test_both_gan_learning_rates_apply_on_resume(tmp_path):
                                         classifier_examples=16))
         return dcgan_task.GANRunConfig(**{**base.__dict__, **overrides})
 
-    runner.run(dcgan_task.TASK, config(d_learning_rate=1e-3, g_learning_rate=2e-3))
-    task, kept = _keeping_model(dcgan_task.TASK)
+    unjudged = runner.Task(**{**dcgan_task.TASK.__dict__,
+                              "evaluate": lambda model, data, config: {}})
+    runner.run(unjudged, config(d_learning_rate=1e-3, g_learning_rate=2e-3))
+    task, kept = _keeping_model(unjudged)
     runner.run(task, config(d_learning_rate=3e-5, g_learning_rate=4e-5, epochs=2))
     model = kept["model"]
     assert float(model.d_optimizer.learning_rate) == pytest.approx(3e-5)
@@ -79,48 +103,51 @@ def test_both_gan_learning_rates_apply_on_resume(tmp_path):
     assert int(model.g_optimizer.iterations) == 2
 
 
-@pytest.mark.parametrize("change,flag,old,new", [
-    (dict(model_kwargs=dict(latent_dim=3, network="mlp")), "--latent_dim", "2", "3"),
-    (dict(model_kwargs=dict(latent_dim=2, network="conv")), "--network", "mlp", "conv"),
-    (dict(image_size=12), "--image_size", "8", "12"),
-    (dict(dataset="shapes"), "--dataset", "digits", "shapes"),
-    (dict(epochs=0), "--epochs", "1", "0"),
-])
 def test_changing_the_model_on_resume_is_refused_before_config_json_changes(
-        tmp_path, change, flag, old, new):
-    runner.run(vae_task.TASK, _config(tmp_path))
-    before = open(tmp_path / "config.json").read()
-    with pytest.raises(ValueError) as error:
-        runner.run(vae_task.TASK, _config(tmp_path, **change))
-    message = str(error.value)
-    assert f"{flag}={new}" in message and old in message and str(tmp_path) in message
-    assert "\n" not in message
-    assert open(tmp_path / "config.json").read() == before
+        _trained, tmp_path):
+    model_dir = _copy(_trained, tmp_path)
+    before = open(model_dir / "config.json").read()
+    for change, flag, old, new in [
+            (dict(model_kwargs=dict(latent_dim=3, network="mlp")), "--latent_dim", "2", "3"),
+            (dict(model_kwargs=dict(latent_dim=2, network="conv")), "--network", "mlp", "conv"),
+            (dict(model_kwargs=dict(latent_dim=2, network="mlp", beta=2.0)), "--beta", "unset",
+             "2.0"),
+            (dict(image_size=12), "--image_size", "8", "12"),
+            (dict(dataset="shapes"), "--dataset", "digits", "shapes"),
+            (dict(epochs=2), "--epochs", "3", "2")]:
+        with pytest.raises(ValueError) as error:
+            runner.run(vae_task.TASK, _config(model_dir, **change))
+        message = str(error.value)
+        assert f"{flag}={new}" in message and old in message, message
+        assert str(model_dir) in message and "\n" not in message
+        assert open(model_dir / "config.json").read() == before
 
 
 # 4. One history row per epoch.
 
 @pytest.mark.parametrize("after_checkpoint", [False, True])
 def test_a_kill_at_an_epoch_end_leaves_one_history_row_per_epoch(
-        tmp_path, monkeypatch, after_checkpoint):
+        _trained, tmp_path, monkeypatch, after_checkpoint):
+    model_dir = _copy(_trained, tmp_path)
     save = zoo_callbacks.ResumableCheckpoint.on_epoch_end
 
-    def killed_in_epoch_two(self, epoch, logs=None):
-        if epoch == 1 and not after_checkpoint:
+    def killed_in_epoch_four(self, epoch, logs=None):
+        if epoch == 3 and not after_checkpoint:
             raise _Killed()
         save(self, epoch, logs)
-        if epoch == 1:
+        if epoch == 3:
             raise _Killed()
 
-    monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", killed_in_epoch_two)
+    monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", killed_in_epoch_four)
     with pytest.raises(_Killed):
-        runner.run(vae_task.TASK, _config(tmp_path, epochs=3))
-    state = json.load(open(tmp_path / "checkpoints" / "state.json"))
-    assert state["epoch"] == (2 if after_checkpoint else 1)
-    assert _history_epochs(tmp_path) == [0, 1]  # The row comes first.
+        runner.run(vae_task.TASK, _config(model_dir, epochs=5))
+    state = json.load(open(model_dir / "checkpoints" / "state.json"))
+    assert state["epoch"] == (4 if after_checkpoint else 3)
+    assert _history_epochs(model_dir) == [0, 1, 2, 3]  # The row comes first.
+    assert not os.path.exists(model_dir / zoo_lock.LOCK_FILE)  # Released on the way out.
     monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", save)
-    runner.run(vae_task.TASK, _config(tmp_path, epochs=3))
-    assert _history_epochs(tmp_path) == [0, 1, 2]
+    runner.run(vae_task.TASK, _config(model_dir, epochs=5))
+    assert _history_epochs(model_dir) == [0, 1, 2, 3, 4]
 
 
 def test_trim_history_keeps_the_last_row_of_each_restored_epoch(tmp_path):
@@ -135,29 +162,30 @@ def test_trim_history_keeps_the_last_row_of_each_restored_epoch(tmp_path):
 
 # 5. Unreadable checkpoints and state.
 
-def test_a_truncated_latest_checkpoint_falls_back_to_the_newest_readable(tmp_path, caplog):
-    runner.run(vae_task.TASK, _config(tmp_path, epochs=3))
-    latest = tmp_path / "checkpoints" / "epoch-0003.weights.h5"
+def test_a_truncated_latest_checkpoint_falls_back_to_the_newest_readable(
+        _trained, tmp_path, caplog):
+    model_dir = _copy(_trained, tmp_path)
+    latest = model_dir / "checkpoints" / "epoch-0003.weights.h5"
     latest.write_bytes(latest.read_bytes()[:1000])
-    checkpoint = zoo_callbacks.ResumableCheckpoint(str(tmp_path / "checkpoints"))
+    checkpoint = zoo_callbacks.ResumableCheckpoint(str(model_dir / "checkpoints"))
     with caplog.at_level(logging.WARNING):
         task, kept = _keeping_model(vae_task.TASK)
-        runner.run(task, _config(tmp_path, epochs=4))
+        runner.run(task, _config(model_dir, epochs=4))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(str(latest) in w and "epoch-0002.weights.h5" in w for w in warnings), warnings
     assert int(kept["model"].optimizer.iterations) == 2 + 2  # From epoch 2, then 3 and 4.
-    assert _history_epochs(tmp_path) == [0, 1, 2, 3]
+    assert _history_epochs(model_dir) == [0, 1, 2, 3]
     assert checkpoint.latest()[0] == 4
 
 
-@pytest.mark.parametrize("text", ["", "{not json", '{"epoch": 2}'])
-def test_an_empty_or_corrupt_state_json_is_named(tmp_path, text):
-    runner.run(vae_task.TASK, _config(tmp_path))
-    state = tmp_path / "checkpoints" / "state.json"
-    state.write_text(text)
-    with pytest.raises(ValueError, match="state.json is empty or corrupt") as error:
-        runner.run(vae_task.TASK, _config(tmp_path, epochs=2))
-    assert str(state) in str(error.value) and "\n" not in str(error.value)
+def test_an_empty_or_corrupt_state_json_is_named(_trained, tmp_path):
+    model_dir = _copy(_trained, tmp_path)
+    state = model_dir / "checkpoints" / "state.json"
+    for text in ("", "{not json", '{"epoch": 2}'):
+        state.write_text(text)
+        with pytest.raises(ValueError, match="state.json is empty or corrupt") as error:
+            runner.run(vae_task.TASK, _config(model_dir, epochs=4))
+        assert str(state) in str(error.value) and "\n" not in str(error.value)
 
 
 # 6. The lock.
@@ -175,14 +203,15 @@ def test_a_second_run_on_a_locked_model_dir_is_refused(tmp_path):
 def test_a_stale_lock_is_taken_over_with_a_warning_and_removed_at_the_end(tmp_path, caplog):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / zoo_lock.LOCK_FILE).write_text(
-        json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    path = tmp_path / zoo_lock.LOCK_FILE
+    path.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
     with caplog.at_level(logging.WARNING):
-        runner.run(vae_task.TASK, _config(tmp_path))
+        with zoo_lock.ModelDirLock(str(tmp_path)):
+            assert json.loads(path.read_text()) == {"pid": os.getpid(),
+                                                    "host": socket.gethostname()}
     assert any("stale lock" in r.getMessage() and f"pid {dead.pid}" in r.getMessage()
                for r in caplog.records)
-    assert not os.path.exists(tmp_path / zoo_lock.LOCK_FILE)
-    assert os.path.exists(tmp_path / "results.json")
+    assert not os.path.exists(path)
 
 
 def test_a_lock_held_by_a_live_process_without_flock_is_still_refused(tmp_path):
@@ -225,17 +254,19 @@ def test_a_read_only_model_dir_is_refused(tmp_path):
     tf.errors.ResourceExhaustedError(None, None, "write failed: disk full\nmore detail"),
 ])
 def test_a_failed_export_keeps_results_json_and_names_the_export_dir(
-        tmp_path, monkeypatch, failure):
+        _trained, tmp_path, monkeypatch, failure):
     def full_disk(model, export_dir, version=None):
         raise failure
 
+    model_dir = _copy(_trained, tmp_path)
+    os.remove(model_dir / "results.json")
     monkeypatch.setattr(zoo_export, "export_saved_model", full_disk)
     with pytest.raises(runner.OutputError) as error:
-        runner.run(vae_task.TASK, _config(tmp_path))
+        runner.run(vae_task.TASK, _config(model_dir, epochs=3))  # Evaluates, exports.
     message = str(error.value)
-    assert message.startswith(f"cannot write {tmp_path / 'export'}: ") and "\n" not in message
+    assert message.startswith(f"cannot write {model_dir / 'export'}: ") and "\n" not in message
     assert ("No space left" in message) or ("disk full" in message)
-    results = json.load(open(tmp_path / "results.json"))
+    results = json.load(open(model_dir / "results.json"))
     assert "log_likelihood" in results and "export_path" not in results
 
 

@@ -169,6 +169,9 @@ def _check_output_dir(path, flag):
 
 
 def _show(value):
+    """A config value as a flag would spell it (None: unset, the default)."""
+    if value is None:
+        return "unset"
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
