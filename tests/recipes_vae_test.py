@@ -1,5 +1,6 @@
 """`python -m recipes.vae` end to end on tiny budgets: outputs, resuming, clear errors."""
 
+import contextlib
 import csv
 import json
 import math
@@ -10,6 +11,8 @@ import sys
 import time
 
 import pytest
+
+from zoo.train import lock
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--importance_samples=4",
@@ -111,3 +114,24 @@ def test_a_tfds_dataset_that_is_not_here_fails_in_one_line(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and "mnist" in last
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("case", ["model_dir_is_a_file", "export_dir_is_a_file", "locked"])
+def test_unusable_output_folders_fail_in_one_line_before_training(tmp_path, case):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    model_dir = tmp_path / "run"
+    args, expected = {
+        "model_dir_is_a_file": ([f"--model_dir={afile}"], f"--model_dir={afile} is a file"),
+        "export_dir_is_a_file": ([f"--model_dir={model_dir}", f"--export_dir={afile}"],
+                                 f"--export_dir={afile} is a file"),
+        "locked": ([f"--model_dir={model_dir}"], f"{model_dir} is in use by pid {os.getpid()}"),
+    }[case]
+    model_dir.mkdir()
+    with lock.ModelDirLock(str(model_dir)) if case == "locked" else contextlib.nullcontext():
+        result = _recipe(*args, *_TINY, timeout=120)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and expected in last, last
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(model_dir / "checkpoints")
