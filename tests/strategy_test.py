@@ -103,6 +103,32 @@ def test_strategy_names_are_checked():
             os.environ["TF_CONFIG"] = old
 
 
+@pytest.mark.parametrize("value,message", [
+    ("{'cluster': {}}", r"^TF_CONFIG is not valid JSON \(Expecting property name.*; expected a JSON "
+                        r"object such as \{\"cluster\""),
+    ("[1]", r"^TF_CONFIG must be a JSON object such as .*; got the JSON list \[1\]\.$"),
+    ('"x"', r"^TF_CONFIG must be a JSON object .*; got the JSON str \"x\"\.$"),
+    ("3", r"^TF_CONFIG must be a JSON object .*; got the JSON int 3\.$"),
+    ('{"cluster": ["localhost:1"]}', r"^TF_CONFIG's \"cluster\" must map task types to lists"),
+    ('{"cluster": {"worker": "localhost:1"}}', r"^TF_CONFIG's \"cluster\" must map"),
+])
+@pytest.mark.parametrize("name", ["auto", "default", "multi_worker"])
+def test_a_malformed_tf_config_is_one_line_naming_it(monkeypatch, name, value, message):
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(ValueError, match=message) as error:
+        zoo_strategy.make_strategy(name)
+    assert "\n" not in str(error.value)
+
+
+def test_an_empty_tf_config_is_no_cluster(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "  ")
+    assert zoo_strategy.make_strategy("auto") is tf.distribute.get_strategy()
+    monkeypatch.setenv("TF_CONFIG", "{}")
+    assert zoo_strategy.make_strategy("auto") is tf.distribute.get_strategy()
+    with pytest.raises(ValueError, match="needs the TF_CONFIG environment variable"):
+        zoo_strategy.make_strategy("multi_worker")
+
+
 class _Counter(keras.Model):
     """Counts the examples and batches its train and test steps see."""
 

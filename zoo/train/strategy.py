@@ -10,8 +10,38 @@ __all__ = ["STRATEGIES", "make_strategy", "is_multi_worker"]
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
+_TF_CONFIG_FORM = ('a JSON object such as {"cluster": {"worker": ["host:port", ...]}, '
+                   '"task": {"type": "worker", "index": 0}}')
+
+
+def _tf_config():
+    """The TF_CONFIG environment variable as a dict ({} when unset or empty).
+
+    Raises:
+        ValueError: in one line naming TF_CONFIG, if it is not JSON, not an
+            object, or its "cluster" is not an object of address lists.
+    """
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error}); expected "
+                         f"{_TF_CONFIG_FORM}.") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"TF_CONFIG must be {_TF_CONFIG_FORM}; got the JSON "
+                         f"{type(config).__name__} {text.strip()[:80]}.")
+    cluster = config.get("cluster", {})
+    if not isinstance(cluster, dict) or not all(
+            isinstance(tasks, list) for tasks in cluster.values()):
+        raise ValueError(f"TF_CONFIG's \"cluster\" must map task types to lists of "
+                         f"addresses; got {json.dumps(cluster)[:80]}.")
+    return config
+
+
 def _worker_count():
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    cluster = _tf_config().get("cluster", {})
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
@@ -25,12 +55,14 @@ def make_strategy(name="auto", tpu_address=""):
         tpu_address: the TPU's name or grpc address ("local" on a TPU VM).
 
     Raises:
-        ValueError: an unknown name, or a TPU/cluster that is not there.
+        ValueError: an unknown name, a TF_CONFIG that is not a JSON object
+            describing a cluster, or a TPU/cluster that is not there.
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    workers = _worker_count()  # Checks TF_CONFIG for every name: a broken one is not ignored.
     if name == "auto":
-        if _worker_count() > 1:
+        if workers > 1:
             name = "multi_worker"
         elif tpu_address:
             name = "tpu"
@@ -50,7 +82,7 @@ def make_strategy(name="auto", tpu_address=""):
         return tf.distribute.MirroredStrategy(
             [device.name for device in tf.config.list_logical_devices("CPU")])
     if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
+        if not _tf_config():
             raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment "
                              "variable describing the cluster and this worker's task.")
         return tf.distribute.MultiWorkerMirroredStrategy()
