@@ -133,6 +133,30 @@ def test_truncated_file_is_named_by_the_decode_check(images):
         folder.load(images, test_fraction=0.0, check="decode")
 
 
+@pytest.mark.parametrize("name", ["big.png", "big.jpg", "big.gif", "big.bmp"])
+def test_a_file_cut_in_half_is_named_by_the_default_check(images, name):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)
+    Image.fromarray(noise).save(images / name)
+    whole = (images / name).read_bytes()
+    (images / name).write_bytes(whole[:len(whole) // 2])
+    # The header alone is intact: tf.io fails on the pixel data, which tf.data could not name.
+    with Image.open(images / name) as image:
+        assert image.size == (64, 64)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.io.decode_image(whole[:len(whole) // 2], channels=3, expand_animations=False)
+    with pytest.raises(ValueError, match=rf"^Image file '.*{name}' cannot be read as an image "
+                                         r"\(OSError: image file is truncated"):
+        folder.load(images, test_fraction=0.0)
+
+
+def test_a_jpeg_with_bytes_after_its_end_passes_and_decodes(images):
+    path = images / "padded.jpg"
+    _solid(_COLOURS[0]).save(path)
+    path.write_bytes(path.read_bytes() + b"\x00" * 10)
+    source = folder.load(images, test_fraction=0.0, image_size=4)
+    assert len(_stack(source)) == 7
+
+
 @pytest.mark.parametrize("make", ["missing", "empty", "file"])
 def test_missing_or_empty_folder_is_a_clear_error(tmp_path, make):
     path = tmp_path / "photos"

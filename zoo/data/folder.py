@@ -5,17 +5,23 @@ Files are found recursively, split at file level, checked up front with PIL
 `tf.data` pipeline (so that decoding runs in parallel, outside Python).
 
 Choice of checks: `check="header"` (the default) opens every file of the
-requested split with PIL, which reads only its header: it catches files that
-are not images at all (garbage, HTML error pages, empty files, wrong
-extensions) and formats `tf.io` cannot decode, at roughly the cost of opening
-each file once, which stays bearable for 100k images (about 0.1 ms a file
-from a warm cache). It cannot see pixel data cut short (a truncated copy): such
-a file passes, and `tf.io.decode_image` then fails inside `tf.data` with an
-`InvalidArgumentError` that cannot name the file, because errors raised by
-ops inside a dataset carry no element context. `check="decode"` decodes every
-file once with PIL before returning, so truncated files are reported by name
-too, at the cost of a full decoding pass (minutes for 100k photos); use it
-once on a new folder, or whenever such an error appears.
+requested split with PIL, which reads only its header, and reads the file's
+last bytes: it catches files that are not images at all (garbage, HTML error
+pages, empty files, wrong extensions), formats `tf.io` cannot decode, and
+files cut short (a truncated copy or download), at roughly the cost of
+opening each file once, which stays bearable for 100k images (about 0.1 ms a
+file from a warm cache). A file cut short lacks its format's end (PNG's IEND
+chunk, JPEG's end-of-image marker, GIF's trailer, the size a BMP's header
+declares); such a file is decoded in full with PIL, and reported by name if
+that fails, instead of failing later inside `tf.data` with an
+`InvalidArgumentError` that cannot name the file (errors raised by ops
+inside a dataset carry no element context). A JPEG with bytes after its end
+marker is decoded in full too, and passes. What the header check cannot see
+is damage inside the pixel data of a file whose end is intact:
+`check="decode"` decodes every file once with PIL before returning, so such
+files are reported by name too, at the cost of a full decoding pass (minutes
+for 100k photos); use it once on a new folder, or whenever a decoding error
+appears.
 """
 
 import concurrent.futures
@@ -36,6 +42,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _SPLITS = ("train", "test")
 _CHECKS = ("header", "decode")
 _PIL_FORMATS = {"PNG", "JPEG", "BMP", "GIF"}
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # The empty IEND chunk and its CRC.
+_JPEG_END = b"\xff\xd9"  # End-of-image marker.
+_GIF_END = b"\x3b"  # Trailer.
 
 
 def list_images(path: Union[str, os.PathLike]) -> List[str]:
@@ -205,11 +214,28 @@ def _problem(file_path: str, decode: bool) -> Optional[str]:
                 return "is a 1-bit BMP, which tf.io cannot decode"
             if image.width < 1 or image.height < 1:
                 return f"has an empty size {image.size}"
-            if decode:
+            if decode or _looks_cut_short(file_path, image.format):
                 image.load()
     except Exception as error:  # PIL raises many types for bad files.
         return f"cannot be read as an image ({type(error).__name__}: {error})"
     return None
+
+
+def _looks_cut_short(file_path: str, image_format: str) -> bool:
+    """Whether a file does not end as a complete file of its format ends.
+
+    Reads the last few bytes (and, for BMP, compares the size the header
+    declares with the file's). True only means "decode it to be sure".
+    """
+    size = os.path.getsize(file_path)
+    with open(file_path, "rb") as handle:
+        if image_format == "BMP":
+            declared = int.from_bytes(handle.read(6)[2:6], "little")
+            return size < declared
+        handle.seek(max(size - len(_PNG_END), 0))
+        tail = handle.read()
+    ends = {"PNG": _PNG_END, "JPEG": _JPEG_END, "GIF": _GIF_END}
+    return not tail.endswith(ends[image_format])
 
 
 def _check_files(files: Sequence[str], decode: bool) -> None:
