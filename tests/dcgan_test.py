@@ -313,7 +313,7 @@ def test_mixed_float16_wraps_both_optimizers_in_loss_scaling():
 def test_bad_arguments_fail_clearly():
     with pytest.raises(ValueError, match="Unknown GAN loss 'hinge'"):
         _model(objective="hinge")
-    with pytest.raises(ValueError, match="d_steps must be a positive integer"):
+    with pytest.raises(ValueError, match="d_steps must be a positive int"):
         _model(d_steps=0)
     with pytest.raises(ValueError, match=r"expects images of shape \[batch, 28, 28, 1\]"):
         _model().preprocess(tf.zeros([2, 32, 32, 1]))

@@ -94,11 +94,11 @@ def test_active_factor_selects_the_free_group_and_its_columns():
     (dict(factor_groups=[("my scale", 1)]), "identifier"),
     (dict(factor_groups=[("azimuth", 1)]), r"\['azimuth'\] are not factors of the data"),
     (dict(latent_dim=9), "latent_dim 9 differs"),
-    (dict(intrinsic_dim=0), "intrinsic_dim must be positive"),
+    (dict(intrinsic_dim=0), "intrinsic_dim must be a positive int"),
     (dict(clamp_to="median"), "Unknown clamp_to"),
-    (dict(invariance_strength=-1.0), "invariance_strength must be >= 0"),
-    (dict(intrinsic_ratio=-1.0), "intrinsic_ratio must be >= 0"),
-    (dict(minibatches=0), "minibatches must be positive"),
+    (dict(invariance_strength=-1.0), "invariance_strength must be a finite number >= 0"),
+    (dict(intrinsic_ratio=-1.0), "intrinsic_ratio must be a finite number >= 0"),
+    (dict(minibatches=0), "minibatches must be a positive int"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     groups = kwargs.pop("factor_groups", GROUPS)

@@ -239,9 +239,9 @@ def test_importance_weighted_bound_is_above_the_elbo():
 def test_constructor_checks_sizes():
     with pytest.raises(ValueError, match="latent_dim 9 differs from foreground_dim"):
         _model(latent_dim=9)
-    with pytest.raises(ValueError, match="gate_supervision_weight must be >= 0"):
+    with pytest.raises(ValueError, match="gate_supervision_weight must be a finite number >= 0"):
         _model(gate_supervision_weight=-1)
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="background_dim must be a positive int"):
         _model(background_dim=0)
     assert _model(latent_dim=8).latent_dim == 8
 

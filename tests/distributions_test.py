@@ -106,7 +106,7 @@ def test_fixed_variance_gaussian_is_least_squares():
     expected = scipy.stats.norm(loc, 0.3).logpdf(x).sum(axis=(1, 2, 3))
     np.testing.assert_allclose(distributions.FixedVarianceGaussian(0.3).log_prob(loc, x),
                                expected, rtol=1e-5)
-    with pytest.raises(ValueError, match="scale must be positive"):
+    with pytest.raises(ValueError, match="scale must be a finite number > 0"):
         distributions.FixedVarianceGaussian(0.0)
 
 

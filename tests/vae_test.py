@@ -1,6 +1,7 @@
 """The VAE: shapes, the ELBO's pieces, the IWAE bound, training, saving."""
 
 import logging
+import re
 
 import keras
 import numpy as np
@@ -134,6 +135,63 @@ def test_fit_takes_arrays_tuples_and_dicts():
         logs = model.fit(dataset, epochs=1, verbose=0).history
         assert set(logs) == {"loss", "elbo", "reconstruction", "kl", "bits_per_dim"}
     assert np.isfinite(model.evaluate(x, batch_size=4, verbose=0, return_dict=True)["elbo"])
+
+
+_RANGE_ERROR = (r"VAE: float images must be finite and in \[0, 1\] \(divide 8-bit values by 255, "
+                r"or pass uint8 images\); their min and max are")
+
+
+@pytest.mark.parametrize("bad", ["0_255", "nan"])
+def test_fit_refuses_floats_outside_the_unit_range_in_one_line(bad):
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4, likelihood="gaussian")
+    model.compile(optimizer=keras.optimizers.Adam())
+    x = _binary(8) * 255.0 if bad == "0_255" else np.where(_binary(8) > 0, np.nan, 0.5)
+    found = "0 and 255" if bad == "0_255" else "nan and nan|0.5 and 0.5"
+    for data in (x, tf.data.Dataset.from_tensor_slices({"image": x}).batch(4)):
+        with pytest.raises(ValueError, match=rf"^{_RANGE_ERROR} ({found})\.$"):
+            model.fit(data, batch_size=None if isinstance(data, tf.data.Dataset) else 4,
+                      epochs=1, verbose=0)
+    assert model.optimizer.iterations.numpy() == 0  # No step was taken.
+
+
+def test_a_later_batch_out_of_range_stops_the_train_step_in_one_clear_line():
+    # `fit` checks the first batch of a dataset eagerly; the training step checks every batch.
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4, likelihood="gaussian")
+    model.compile(optimizer=keras.optimizers.Adam())
+    x = np.concatenate([_binary(4), _binary(4) * 255.0]).astype(np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)
+    (line,) = [line for line in str(error.value).splitlines() if "assertion failed" in line]
+    assert re.search(rf"assertion failed: \[{_RANGE_ERROR}\] \[0\] \[255\]", line), line
+    assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+    with pytest.raises(ValueError, match=rf"^{_RANGE_ERROR} 0 and 255\.$"):
+        model.reconstruct(x[4:])
+
+
+def test_counts_are_checked_by_name():
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4)
+    x = _binary(2)
+    with pytest.raises(ValueError, match=r"^num_samples must be a positive int; got 0\.$"):
+        model.log_likelihood(x, num_samples=0)
+    with pytest.raises(ValueError, match=r"^chunk_size must be a positive int; got 0\.$"):
+        model.log_likelihood(x, num_samples=4, chunk_size=0)
+    with pytest.raises(ValueError, match=r"^num_samples must be a positive int; got -1\.$"):
+        model.sample(-1)
+    with pytest.raises(TypeError, match=r"^num_samples must be an int; got 2\.5 \(float\)\.$"):
+        model.sample(2.5)
+
+
+def test_fit_refuses_empty_data_and_warns_of_a_batch_larger_than_the_data(caplog):
+    model = VAE((28, 28, 1), latent_dim=2, base_filters=4)
+    model.compile(optimizer=keras.optimizers.Adam())
+    with pytest.raises(ValueError, match=r"^VAE\.fit got no training data: x has 0 examples\.$"):
+        model.fit(np.zeros((0, 28, 28, 1), np.float32), verbose=0)
+    with caplog.at_level(logging.WARNING):
+        history = model.fit(_binary(6), batch_size=16, epochs=1, verbose=0).history
+    (message,) = [r.getMessage() for r in caplog.records if "batch_size" in r.getMessage()]
+    assert message == ("VAE.fit: batch_size=16 is larger than the 6 examples of x, so every "
+                       "epoch is one batch of 6.")
+    assert np.isfinite(history["loss"][0]) and model.optimizer.iterations.numpy() == 1
 
 
 def _grey_pixel_warnings(caplog):

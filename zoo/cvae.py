@@ -40,6 +40,7 @@ References:
 import keras
 import tensorflow as tf
 
+from zoo import checks
 from zoo import networks
 from zoo import random as zoo_random
 from zoo import vae as zoo_vae
@@ -150,7 +151,7 @@ def conditional_decoder(network, latent_dim, attribute_dim, image_shape, output_
     if network != "conv":
         return networks.make_decoder(network, latent_dim + attribute_dim, image_shape,
                                      output_channels, name=name)
-    steps, width = networks.downsampling_plan(image_shape[0])
+    steps, width = networks.downsampling_plan(networks.square_side(image_shape))
 
     def filters(level):
         return min(base_filters * 2 ** level, 512)
@@ -234,9 +235,7 @@ class CVAE(zoo_vae.VAE):
 
     def __init__(self, image_shape, attribute_dim, attribute_names=None,
                  data_attribute_names=None, encoder_hidden=256, **kwargs):
-        attribute_dim = int(attribute_dim)
-        if attribute_dim < 1:
-            raise ValueError(f"attribute_dim must be positive; got {attribute_dim}.")
+        attribute_dim = checks.positive_int("attribute_dim", attribute_dim)
         if attribute_names is not None:
             attribute_names = tuple(str(name) for name in attribute_names)
             if len(attribute_names) != attribute_dim:
@@ -257,13 +256,12 @@ class CVAE(zoo_vae.VAE):
                 raise ValueError(
                     "attribute_names must be the data's attributes in the data's order "
                     "when it selects all of them.")
-        if int(encoder_hidden) < 1:
-            raise ValueError(f"encoder_hidden must be positive; got {encoder_hidden}.")
+        encoder_hidden = checks.positive_int("encoder_hidden", encoder_hidden)
         # Set before the VAE builds the networks, which read them.
         self.attribute_dim = attribute_dim
         self.attribute_names = attribute_names
         self.data_attribute_names = data_attribute_names
-        self.encoder_hidden = int(encoder_hidden)
+        self.encoder_hidden = encoder_hidden
         super().__init__(image_shape, **kwargs)
 
     # -- Parts -----------------------------------------------------------------

@@ -52,6 +52,7 @@ References:
 import keras
 import tensorflow as tf
 
+from zoo import checks
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.losses import objectives
@@ -157,19 +158,18 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim, objective="non_saturating",
                  d_steps=1, ema_decay=0.0, seed=0, **kwargs):
         super().__init__(**kwargs)
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive; got {latent_dim}.")
-        if d_steps < 1:
-            raise ValueError(f"d_steps must be a positive integer; got {d_steps}.")
-        if not 0.0 <= ema_decay < 1.0:
+        latent_dim = checks.positive_int("latent_dim", latent_dim)
+        d_steps = checks.positive_int("d_steps", d_steps)
+        ema_decay = checks.finite_non_negative("ema_decay", ema_decay)
+        if ema_decay >= 1.0:
             raise ValueError(f"ema_decay must be in [0, 1); got {ema_decay}.")
         self.generator = generator
         self.discriminator = discriminator
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = latent_dim
         self.objective = objectives.get(objective)
-        self.d_steps = int(d_steps)
-        self.ema_decay = float(ema_decay)
-        self.seed = int(seed)
+        self.d_steps = d_steps
+        self.ema_decay = ema_decay
+        self.seed = checks.integer("seed", seed)
         self.ema_generator = self._averaged_copy(generator) if self.ema_decay > 0 else None
         self.d_optimizer = None
         self.g_optimizer = None
@@ -273,8 +273,15 @@ class GAN(keras.Model):
         raw = self.sampling_generator()(latents, training=False)
         return self.postprocess(tf.cast(raw, tf.float32))
 
+    def fit(self, x=None, *args, **kwargs):
+        """`keras.Model.fit`, refusing empty data and warning of a batch larger than it."""
+        checks.check_fit_data(type(self).__name__, x,
+                              kwargs.get("batch_size", args[1] if len(args) > 1 else None))
+        return super().fit(x, *args, **kwargs)
+
     def sample(self, num_samples, seed=0):
         """`num_samples` samples from noise seeded by `seed`."""
+        num_samples = checks.positive_int("num_samples", num_samples)
         noise = tf.random.stateless_normal([num_samples, self.latent_dim],
                                            zoo_random.step_seed(seed, 0))
         return self.generate(noise)
@@ -466,10 +473,11 @@ class DCGAN(GAN):
     def __init__(self, image_shape, latent_dim=100, objective="non_saturating",
                  base_filters=64, d_steps=1, ema_decay=0.0, seed=0, generator=None,
                  discriminator=None, **kwargs):
-        image_shape = tuple(int(d) for d in image_shape)
-        if len(image_shape) != 3 or min(image_shape) < 1 or image_shape[0] != image_shape[1]:
+        image_shape = checks.image_shape(image_shape)
+        if image_shape[0] != image_shape[1]:
             raise ValueError(f"image_shape must be (size, size, channels); got {image_shape}.")
-        base_filters = int(base_filters)
+        base_filters = checks.positive_int("base_filters", base_filters)
+        latent_dim = checks.positive_int("latent_dim", latent_dim)
         if generator is None:
             generator = dcgan_generator(latent_dim, image_shape, base_filters)
         if discriminator is None:
@@ -480,17 +488,17 @@ class DCGAN(GAN):
         self.base_filters = base_filters
 
     def check_images(self, images):
-        """Images as float32 in [0, 1], with a clear error for a wrong shape."""
+        """Images as float32 in [0, 1], with a clear error for a wrong shape or range.
+
+        uint8 images are scaled by 1/255; float images must already be in
+        [0, 1] and finite (see `zoo.checks.unit_float_images`).
+        """
         images = tf.convert_to_tensor(images)
         if images.shape.rank != 4 or tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"DCGAN expects images of shape [batch, {', '.join(map(str, self.image_shape))}]"
                 f"; got {list(images.shape)}.")
-        if images.dtype == tf.uint8:
-            return tf.cast(images, tf.float32) / 255.0
-        if not images.dtype.is_floating:
-            raise TypeError(f"Images must be float in [0, 1] or uint8; got {images.dtype.name}.")
-        return tf.cast(images, tf.float32)
+        return checks.unit_float_images(images, type(self).__name__)
 
     def preprocess(self, data):
         """[0, 1] images -> [-1, 1], the range of the tanh generator."""

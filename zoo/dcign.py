@@ -79,6 +79,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo import checks
 from zoo import clamping
 from zoo import distributions
 from zoo import vae as zoo_vae
@@ -158,17 +159,14 @@ class DCIGN(zoo_vae.VAE):
                  clamp_to="mean", invariance_strength=1.0, intrinsic_ratio=3.0,
                  minibatches=1, dataset_factor_names=None, latent_dim=None, **kwargs):
         groups = _parse_groups(factor_groups)
-        if int(intrinsic_dim) < 1:
-            raise ValueError(f"intrinsic_dim must be positive; got {intrinsic_dim}.")
+        intrinsic_dim = checks.positive_int("intrinsic_dim", intrinsic_dim)
         clamping.validate_clamp_to(clamp_to)
-        if invariance_strength < 0:
-            raise ValueError(f"invariance_strength must be >= 0; got {invariance_strength}.")
-        if intrinsic_ratio < 0:
-            raise ValueError(f"intrinsic_ratio must be >= 0; got {intrinsic_ratio}.")
-        if int(minibatches) < 1:
-            raise ValueError(f"minibatches must be positive; got {minibatches}.")
-        total = sum(size for _, size in groups) + int(intrinsic_dim)
-        if latent_dim is not None and int(latent_dim) != total:
+        invariance_strength = checks.finite_non_negative("invariance_strength",
+                                                         invariance_strength)
+        intrinsic_ratio = checks.finite_non_negative("intrinsic_ratio", intrinsic_ratio)
+        minibatches = checks.positive_int("minibatches", minibatches)
+        total = sum(size for _, size in groups) + intrinsic_dim
+        if latent_dim is not None and checks.integer("latent_dim", latent_dim) != total:
             raise ValueError(
                 f"latent_dim {latent_dim} differs from the factor groups' {total} "
                 "(their sizes plus intrinsic_dim); leave it out.")
@@ -181,12 +179,12 @@ class DCIGN(zoo_vae.VAE):
                     f"are {list(dataset_factor_names)}.")
         super().__init__(image_shape, latent_dim=total, **kwargs)
         self.factor_groups = groups
-        self.intrinsic_dim = int(intrinsic_dim)
+        self.intrinsic_dim = intrinsic_dim
         self.clamp = bool(clamp)
         self.clamp_to = clamp_to
-        self.invariance_strength = float(invariance_strength)
-        self.intrinsic_ratio = float(intrinsic_ratio)
-        self.minibatches = int(minibatches)
+        self.invariance_strength = invariance_strength
+        self.intrinsic_ratio = intrinsic_ratio
+        self.minibatches = minibatches
         self.dataset_factor_names = dataset_factor_names
 
     # -- Groups ------------------------------------------------------------------

@@ -77,6 +77,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo import checks
 from zoo import cvae as zoo_cvae
 from zoo import distributions
 from zoo import networks
@@ -149,21 +150,18 @@ class DisCVAE(zoo_cvae.CVAE):
     def __init__(self, image_shape, attribute_dim, foreground_dim=12, background_dim=4,
                  gate_supervision_weight=0.0, background_encoder=None,
                  background_decoder=None, latent_dim=None, **kwargs):
-        foreground_dim, background_dim = int(foreground_dim), int(background_dim)
-        if foreground_dim < 1 or background_dim < 1:
-            raise ValueError(f"foreground_dim and background_dim must be positive; got "
-                             f"{foreground_dim} and {background_dim}.")
-        if gate_supervision_weight < 0:
-            raise ValueError(
-                f"gate_supervision_weight must be >= 0; got {gate_supervision_weight}.")
+        foreground_dim = checks.positive_int("foreground_dim", foreground_dim)
+        background_dim = checks.positive_int("background_dim", background_dim)
+        gate_supervision_weight = checks.finite_non_negative(
+            "gate_supervision_weight", gate_supervision_weight)
         total = foreground_dim + background_dim
-        if latent_dim is not None and int(latent_dim) != total:
+        if latent_dim is not None and checks.integer("latent_dim", latent_dim) != total:
             raise ValueError(f"latent_dim {latent_dim} differs from foreground_dim + "
                              f"background_dim = {total}; leave it out.")
         # Set before the networks are built, which read them.
         self.foreground_dim = foreground_dim
         self.background_dim = background_dim
-        self.gate_supervision_weight = float(gate_supervision_weight)
+        self.gate_supervision_weight = gate_supervision_weight
         super().__init__(image_shape, attribute_dim, latent_dim=total, **kwargs)
         self.background_encoder = (background_encoder if background_encoder is not None
                                    else self.build_background_encoder())

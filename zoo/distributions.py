@@ -29,6 +29,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo import checks
+
 tfd = tfp.distributions
 
 __all__ = [
@@ -216,7 +218,7 @@ class Gaussian(Likelihood):
     params_per_channel = 2
 
     def __init__(self, min_scale=_MIN_SCALE):
-        self.min_scale = float(min_scale)
+        self.min_scale = checks.finite_non_negative("min_scale", min_scale)
 
     def _split(self, params):
         loc, raw_scale = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
@@ -251,9 +253,7 @@ class FixedVarianceGaussian(Likelihood):
     """
 
     def __init__(self, scale=0.1):
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}.")
-        self.scale = float(scale)
+        self.scale = checks.finite_positive("scale", scale)
 
     def distribution(self, params):
         return _image_event(tfd.Normal(loc=tf.cast(params, tf.float32),

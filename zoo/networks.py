@@ -24,7 +24,7 @@ import tensorflow as tf
 __all__ = ["conv_encoder", "conv_decoder", "coord_decoder", "AddCoordinates",
            "mlp_encoder", "mlp_decoder",
            "make_encoder", "make_decoder", "ENCODERS", "DECODERS",
-           "downsampling_plan"]
+           "downsampling_plan", "square_side"]
 
 
 def downsampling_plan(size):
@@ -45,13 +45,28 @@ def downsampling_plan(size):
     return steps, size
 
 
+def square_side(image_shape):
+    """The side of square images; the convolutional networks need height == width.
+
+    Their stride-2 plan is computed for one side and the decoder draws a
+    square, so other shapes would fail far away, inside the likelihood.
+    """
+    height, width = image_shape[0], image_shape[1]
+    if height != width:
+        raise ValueError(
+            f"The convolutional networks need square images (height == width); got "
+            f"image_shape {tuple(image_shape)}: crop or resize to a square, or use "
+            "network='mlp'.")
+    return height
+
+
 def _filters(level, base_filters, max_filters=512):
     return min(base_filters * 2 ** level, max_filters)
 
 
 def conv_encoder(image_shape, output_dim, base_filters=32, name="encoder"):
     """Images [B, H, W, C] -> raw outputs [B, output_dim]."""
-    steps, _ = downsampling_plan(image_shape[0])
+    steps, _ = downsampling_plan(square_side(image_shape))
     layers = [keras.Input(shape=tuple(image_shape))]
     for level in range(steps):
         layers += [keras.layers.Conv2D(_filters(level, base_filters), 4, 2,
@@ -65,7 +80,7 @@ def conv_encoder(image_shape, output_dim, base_filters=32, name="encoder"):
 def conv_decoder(input_dim, image_shape, output_channels, base_filters=32,
                  name="decoder"):
     """Vectors [B, input_dim] -> raw image parameters [B, H, W, output_channels]."""
-    steps, width = downsampling_plan(image_shape[0])
+    steps, width = downsampling_plan(square_side(image_shape))
     top = _filters(steps - 1, base_filters)
     layers = [keras.Input(shape=(input_dim,)),
               keras.layers.Dense(width * width * top),
@@ -105,7 +120,7 @@ def coord_decoder(input_dim, image_shape, output_channels, base_filters=32,
     entries, e.g. a CVAE's attributes, tiled over the map) appended, and two
     3x3 convolutions.
     """
-    steps, width = downsampling_plan(image_shape[0])
+    steps, width = downsampling_plan(square_side(image_shape))
     inputs = keras.Input(shape=(input_dim,))
     tiled = (keras.layers.Reshape((1, 1, tiled_inputs))(inputs[:, input_dim - tiled_inputs:])
              if tiled_inputs else None)

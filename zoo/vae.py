@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from zoo import checks
 from zoo import distributions
 from zoo import networks
 from zoo import random as zoo_random
@@ -102,23 +103,15 @@ class VAE(keras.Model):
                  beta=1.0, kl_warmup_steps=0, seed=0, encoder=None,
                  decoder=None, **kwargs):
         super().__init__(**kwargs)
-        image_shape = tuple(int(d) for d in image_shape)
-        if len(image_shape) != 3 or min(image_shape) < 1:
-            raise ValueError(
-                f"image_shape must be (height, width, channels); got {image_shape}.")
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive; got {latent_dim}.")
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0; got {beta}.")
-        self.image_shape = image_shape
-        self.latent_dim = int(latent_dim)
+        self.image_shape = checks.image_shape(image_shape)
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
         self.likelihood = distributions.get_likelihood(likelihood)
         self.network = network
-        self.base_filters = int(base_filters)
+        self.base_filters = checks.positive_int("base_filters", base_filters)
         self.prior = distributions.get_prior(prior, self.latent_dim)
-        self.beta = float(beta)
-        self.kl_warmup_steps = int(kl_warmup_steps)
-        self.seed = int(seed)
+        self.beta = checks.finite_non_negative("beta", beta)
+        self.kl_warmup_steps = checks.non_negative_int("kl_warmup_steps", kl_warmup_steps)
+        self.seed = checks.integer("seed", seed)
         self.encoder = encoder if encoder is not None else self.build_encoder()
         self.decoder = decoder if decoder is not None else self.build_decoder()
         self._trackers = {name: keras.metrics.Mean(name=name) for name in (
@@ -172,18 +165,18 @@ class VAE(keras.Model):
     # -- Distributions -----------------------------------------------------------
 
     def check_images(self, images):
-        """Images as float32 in [0, 1], with a clear error for a wrong shape."""
+        """Images as float32 in [0, 1], with a clear error for a wrong shape or range.
+
+        uint8 images are scaled by 1/255; float images must already be in
+        [0, 1] and finite (see `zoo.checks.unit_float_images`).
+        """
         images = tf.convert_to_tensor(images)
         shape = tuple(images.shape)
         if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
             raise ValueError(
                 f"{type(self).__name__} expects images of shape "
                 f"[batch, {', '.join(map(str, self.image_shape))}]; got {list(shape)}.")
-        if images.dtype == tf.uint8:
-            return tf.cast(images, tf.float32) / 255.0
-        if not images.dtype.is_floating:
-            raise TypeError(f"Images must be float in [0, 1] or uint8; got {images.dtype.name}.")
-        return tf.cast(images, tf.float32)
+        return checks.unit_float_images(images, type(self).__name__)
 
     def posterior(self, inputs, training=False):
         """q(z | x) as a diagonal Gaussian with batch shape [B]."""
@@ -265,7 +258,12 @@ class VAE(keras.Model):
 
         Returns:
             [B] float32: log (1/K) sum_k p(x, z_k) / q(z_k | x).
+
+        Raises:
+            ValueError: if num_samples or chunk_size is not a positive int.
         """
+        num_samples = checks.positive_int("num_samples", num_samples)
+        chunk_size = checks.positive_int("chunk_size", chunk_size)
         inputs = self.unpack(data)
         posterior = self.posterior(inputs)
         prior = self.prior.distribution()
@@ -300,8 +298,19 @@ class VAE(keras.Model):
     # -- What users call ---------------------------------------------------------
 
     def fit(self, x=None, *args, **kwargs):
-        """`keras.Model.fit`, after checking once that Bernoulli data is binary."""
-        self.warn_if_not_binary(x)
+        """`keras.Model.fit`, after checking the data.
+
+        Empty data is refused, a batch larger than the data warned about
+        (`zoo.checks.check_fit_data`), the first batch checked eagerly for the
+        range of float images (so that it fails in one line, also under
+        `jit_compile`) and, once per model, Bernoulli data for grey pixels.
+        """
+        checks.check_fit_data(type(self).__name__, x,
+                              kwargs.get("batch_size", args[1] if len(args) > 1 else None))
+        images = _first_images(x)
+        if images is not None:
+            checks.unit_float_images(images, type(self).__name__)
+            self._warn_if_grey(images)
         return super().fit(x, *args, **kwargs)
 
     def warn_if_not_binary(self, data):
@@ -316,7 +325,12 @@ class VAE(keras.Model):
         if self._checked_binary or self.likelihood.data_encoding != "binary":
             return
         images = _first_images(data)
-        if images is None:
+        if images is not None:
+            self._warn_if_grey(images)
+
+    def _warn_if_grey(self, images):
+        """The warning of `warn_if_not_binary`, for the first images of the data (numpy)."""
+        if self._checked_binary or self.likelihood.data_encoding != "binary":
             return
         self._checked_binary = True
         grey = images[(images != 0) & (images != 1)]
@@ -345,6 +359,7 @@ class VAE(keras.Model):
 
     def sample(self, num_samples, seed=0, inputs=None):
         """`num_samples` images decoded from prior samples."""
+        num_samples = checks.positive_int("num_samples", num_samples)
         noise = tf.random.stateless_normal([num_samples, self.latent_dim],
                                            zoo_random.step_seed(seed, 0))
         return self.decode(self.prior.latents_from_noise(noise), inputs)
