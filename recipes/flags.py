@@ -1,5 +1,6 @@
 """Flags every recipe shares (data, run, strategy), validated, and the config they make."""
 
+import math
 import sys
 
 import tensorflow as tf
@@ -19,7 +20,7 @@ FLAGS = flags.FLAGS
 
 
 def _positive(name):
-    flags.register_validator(name, lambda value: value is None or value > 0,
+    flags.register_validator(name, lambda value: value is None or 0 < value < math.inf,
                              message=f"--{name} must be a positive number.")
 
 
@@ -79,12 +80,14 @@ def define_vae_flags(likelihood):
     flags.DEFINE_integer("base_filters", 32, "Filters of the first convolution.")
     flags.DEFINE_float("beta", 1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).")
     flags.DEFINE_integer("kl_warmup_steps", 0, "Steps over which the KL weight ramps up to beta.")
+    # Finite: an infinite weight or scale would only show up as a NaN loss, blamed on
+    # the learning rate.
     for name in ("base_filters", "fixed_scale"):
-        flags.register_validator(name, lambda value: value > 0,
-                                 message=f"--{name} must be positive.")
+        flags.register_validator(name, lambda value: 0 < value < math.inf,
+                                 message=f"--{name} must be positive and finite.")
     for name in ("beta", "kl_warmup_steps"):
-        flags.register_validator(name, lambda value: value >= 0,
-                                 message=f"--{name} must be >= 0.")
+        flags.register_validator(name, lambda value: 0 <= value < math.inf,
+                                 message=f"--{name} must be finite and >= 0.")
 
 
 def vae_model_kwargs():

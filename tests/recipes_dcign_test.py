@@ -80,3 +80,13 @@ def test_data_without_the_factors_fails_in_one_line(tmp_path, flags, message):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and message in last, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
+
+
+def test_an_infinite_weight_is_refused_by_the_model_in_one_line(tmp_path):
+    # It passes the flag's check; the model's constructor refuses it, before any training.
+    result = _recipe("--invariance_strength=inf", f"--model_dir={tmp_path / 'run'}",
+                     timeout=120)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "error: invariance_strength must be a finite number >= 0; got inf."
+    assert "Traceback" not in result.stderr and "diverged" not in result.stderr

@@ -99,6 +99,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     ("--likelihood=poisson", "value should be one of"),
     ("--strategy=gpus", "value should be one of"),
     ("--batch_size=-4", "--batch_size must be a positive number"),
+    ("--beta=inf", "--beta must be finite and >= 0"),
+    ("--beta=nan", "--beta must be finite and >= 0"),
+    ("--fixed_scale=inf", "--fixed_scale must be positive and finite"),
+    ("--learning_rate=inf", "--learning_rate must be a positive number"),
 ])
 def test_bad_flags_fail_in_one_clear_line(flag, message):
     result = _recipe(flag, timeout=120)
