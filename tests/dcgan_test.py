@@ -310,6 +310,25 @@ def test_mixed_float16_wraps_both_optimizers_in_loss_scaling():
         keras.mixed_precision.set_global_policy("float32")
 
 
+def test_float_images_in_0_255_stop_the_training_step_in_one_clear_line():
+    model = _compiled()
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        model.fit(_images(6) * 255.0, batch_size=6, epochs=1, verbose=0)
+    (line,) = [line for line in str(error.value).splitlines() if "assertion failed" in line]
+    assert ("assertion failed: [DCGAN: float images must be finite and in [0, 1] (divide 8-bit "
+            "values by 255, or pass uint8 images); their min and max are] [") in line, line
+    with pytest.raises(ValueError, match=r"^DCGAN: float images must be finite and in \[0, 1\]"):
+        model.discriminator_output(np.where(_images(2) > 0.5, np.nan, 0.0).astype(np.float32))
+
+
+def test_fit_refuses_empty_data_and_sample_checks_its_count():
+    model = _compiled()
+    with pytest.raises(ValueError, match=r"^DCGAN\.fit got no training data: x has 0 examples"):
+        model.fit(np.zeros((0, 28, 28, 1), np.float32), verbose=0)
+    with pytest.raises(ValueError, match=r"^num_samples must be a positive int; got -1\.$"):
+        model.sample(-1)
+
+
 def test_bad_arguments_fail_clearly():
     with pytest.raises(ValueError, match="Unknown GAN loss 'hinge'"):
         _model(objective="hinge")
