@@ -43,7 +43,8 @@ def test_scalar_checks_refuse_in_one_line(check, value, error, message):
 
 
 def test_scalar_checks_return_python_values():
-    assert checks.positive_int("n", np.int64(3)) == 3 and type(checks.integer("n", np.int32(-2))) is int
+    assert checks.positive_int("n", np.int64(3)) == 3
+    assert type(checks.integer("n", np.int32(-2))) is int
     assert checks.non_negative_int("n", 0) == 0
     assert checks.finite_non_negative("x", np.float32(0.25)) == 0.25
     assert type(checks.finite_positive("x", 2)) is float

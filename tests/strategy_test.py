@@ -104,8 +104,8 @@ def test_strategy_names_are_checked():
 
 
 @pytest.mark.parametrize("value,message", [
-    ("{'cluster': {}}", r"^TF_CONFIG is not valid JSON \(Expecting property name.*; expected a JSON "
-                        r"object such as \{\"cluster\""),
+    ("{'cluster': {}}", r"^TF_CONFIG is not valid JSON \(Expecting property name.*; "
+                        r"expected a JSON object such as \{\"cluster\""),
     ("[1]", r"^TF_CONFIG must be a JSON object such as .*; got the JSON list \[1\]\.$"),
     ('"x"', r"^TF_CONFIG must be a JSON object .*; got the JSON str \"x\"\.$"),
     ("3", r"^TF_CONFIG must be a JSON object .*; got the JSON int 3\.$"),

@@ -10,10 +10,11 @@ belongs), a `ValueError` for one out of range, each naming the argument, the
 value and what is allowed.
 
 `unit_float_images` checks image batches inside the training step, which runs
-in graph mode: there it adds a `tf.debugging.Assert` on a reduce-min/max of
-the batch (cheap next to any network), which raises `InvalidArgumentError`
-when the step runs. Under `jit_compile=True`, XLA drops assertions; `fit`
-still checks the first batch eagerly (`check_fit_data`).
+in graph mode: there it adds a `tf.debugging.Assert` on a reduce-all and a
+reduce-min/max of the batch (no measurable cost next to the networks), which
+raises `InvalidArgumentError` when the step runs. Under `jit_compile=True`
+XLA drops assertions; `VAE.fit` still checks the first batch eagerly, a
+`ValueError` before any step.
 """
 
 import math

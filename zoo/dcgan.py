@@ -152,7 +152,8 @@ class GAN(keras.Model):
         **kwargs: passed to `keras.Model`.
 
     Raises:
-        ValueError: bad sizes, decay or objective name.
+        TypeError: a size, step count or seed that is not an int.
+        ValueError: bad sizes, decay (nan or outside [0, 1)) or objective name.
     """
 
     def __init__(self, generator, discriminator, latent_dim, objective="non_saturating",
@@ -280,7 +281,7 @@ class GAN(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def sample(self, num_samples, seed=0):
-        """`num_samples` samples from noise seeded by `seed`."""
+        """`num_samples` (a positive int) samples from noise seeded by `seed`."""
         num_samples = checks.positive_int("num_samples", num_samples)
         noise = tf.random.stateless_normal([num_samples, self.latent_dim],
                                            zoo_random.step_seed(seed, 0))

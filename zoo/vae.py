@@ -96,6 +96,13 @@ class VAE(keras.Model):
         decoder: optional Keras model, [B, latent_dim] -> [B, H, W, C * p],
             p the likelihood's `params_per_channel`.
         **kwargs: passed to `keras.Model`.
+
+    Raises:
+        TypeError: a size, step count or seed that is not an int (2.5 and
+            True are refused, not rounded), or a beta that is not a number.
+        ValueError: a size below 1, a beta that is negative, nan or inf, a
+            negative kl_warmup_steps, or a shape the networks cannot build
+            (the convolutional ones need square images; see `zoo.checks`).
     """
 
     def __init__(self, image_shape, latent_dim=16, likelihood="bernoulli",
@@ -358,7 +365,7 @@ class VAE(keras.Model):
         return self.decode(self.posterior(inputs).mean(), inputs)
 
     def sample(self, num_samples, seed=0, inputs=None):
-        """`num_samples` images decoded from prior samples."""
+        """`num_samples` images decoded from prior samples (num_samples a positive int)."""
         num_samples = checks.positive_int("num_samples", num_samples)
         noise = tf.random.stateless_normal([num_samples, self.latent_dim],
                                            zoo_random.step_seed(seed, 0))
