@@ -310,10 +310,16 @@ def test_mixed_float16_wraps_both_optimizers_in_loss_scaling():
         keras.mixed_precision.set_global_policy("float32")
 
 
-def test_float_images_in_0_255_stop_the_training_step_in_one_clear_line():
+def test_float_images_in_0_255_are_refused_in_one_clear_line():
     model = _compiled()
-    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    with pytest.raises(ValueError, match=r"^DCGAN: float images must be finite and in \[0, 1\] "
+                                         r"\(divide 8-bit values by 255, or pass uint8 images\); "
+                                         r"their min and max are \S+ and 2\d\d\.\d*\.$"):
         model.fit(_images(6) * 255.0, batch_size=6, epochs=1, verbose=0)
+    # fit checks the first batch eagerly; the training step checks every batch.
+    later = np.concatenate([_images(6), _images(6) * 255.0])
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        model.fit(tf.data.Dataset.from_tensor_slices(later).batch(6), epochs=1, verbose=0)
     (line,) = [line for line in str(error.value).splitlines() if "assertion failed" in line]
     assert ("assertion failed: [DCGAN: float images must be finite and in [0, 1] (divide 8-bit "
             "values by 255, or pass uint8 images); their min and max are] [") in line, line

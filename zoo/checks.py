@@ -13,8 +13,8 @@ value and what is allowed.
 in graph mode: there it adds a `tf.debugging.Assert` on a reduce-all and a
 reduce-min/max of the batch (no measurable cost next to the networks), which
 raises `InvalidArgumentError` when the step runs. Under `jit_compile=True`
-XLA drops assertions; `VAE.fit` still checks the first batch eagerly, a
-`ValueError` before any step.
+XLA drops assertions; `VAE.fit` and `DCGAN.fit` still check the first batch
+eagerly, a `ValueError` before any step.
 """
 
 import math

@@ -56,6 +56,7 @@ from zoo import checks
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.losses import objectives
+from zoo.vae import first_images
 from zoo.vae import unpack_images
 
 __all__ = ["GAN", "DCGAN", "dcgan_generator", "dcgan_discriminator"]
@@ -500,6 +501,17 @@ class DCGAN(GAN):
                 f"DCGAN expects images of shape [batch, {', '.join(map(str, self.image_shape))}]"
                 f"; got {list(images.shape)}.")
         return checks.unit_float_images(images, type(self).__name__)
+
+    def fit(self, x=None, *args, **kwargs):
+        """`GAN.fit`, after checking the range of the first batch eagerly (see `check_images`).
+
+        The training step checks every batch, but XLA (`jit_compile=True`)
+        drops that assertion; this check is a `ValueError` before any step.
+        """
+        images = first_images(x)
+        if images is not None and len(images):
+            checks.unit_float_images(images, type(self).__name__)
+        return super().fit(x, *args, **kwargs)
 
     def preprocess(self, data):
         """[0, 1] images -> [-1, 1], the range of the tanh generator."""

@@ -40,7 +40,7 @@ from zoo import distributions
 from zoo import networks
 from zoo import random as zoo_random
 
-__all__ = ["VAE", "unpack_images"]
+__all__ = ["VAE", "first_images", "unpack_images"]
 
 _IMAGE_KEYS = ("image", "images")
 _CHECKED_EXAMPLES = 1024  # Rows of in-memory arrays that `fit` checks for binary pixels.
@@ -58,7 +58,7 @@ def unpack_images(data):
     return data
 
 
-def _first_images(data):
+def first_images(data):
     """The images of the first batch (or rows) of `fit`'s `x`, as numpy; None if unknown.
 
     A `tf.data.Dataset` gives its first element (one extra read of the
@@ -314,7 +314,7 @@ class VAE(keras.Model):
         """
         checks.check_fit_data(type(self).__name__, x,
                               kwargs.get("batch_size", args[1] if len(args) > 1 else None))
-        images = _first_images(x)
+        images = first_images(x)
         if images is not None:
             checks.unit_float_images(images, type(self).__name__)
             self._warn_if_grey(images)
@@ -331,7 +331,7 @@ class VAE(keras.Model):
         """
         if self._checked_binary or self.likelihood.data_encoding != "binary":
             return
-        images = _first_images(data)
+        images = first_images(data)
         if images is not None:
             self._warn_if_grey(images)
 
