@@ -139,3 +139,20 @@ def test_unusable_output_folders_fail_in_one_line_before_training(tmp_path, case
     assert last.startswith("error: ") and expected in last, last
     assert "Traceback" not in result.stderr
     assert not os.path.exists(model_dir / "checkpoints")
+
+
+def test_mixed_precision_and_jit_compile_run_end_to_end(tmp_path):
+    """--mixed_precision (bfloat16 on this CPU) with --jit_compile trains, evaluates and
+    exports: a finite log-likelihood and a SavedModel."""
+    model_dir = str(tmp_path / "mixed")
+    result = _recipe(f"--model_dir={model_dir}", "--epochs=1", "--steps_per_epoch=2",
+                     "--batch_size=8", "--eval_batches=1", "--importance_samples=2",
+                     "--latent_dim=4", "--network=mlp", "--verbose=2", "--mixed_precision",
+                     "--jit_compile")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "mixed precision on CPU uses bfloat16" in result.stderr
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    assert config["mixed_precision"] is True and config["jit_compile"] is True, config
+    results = json.load(open(os.path.join(model_dir, "results.json")))
+    assert math.isfinite(results["log_likelihood"]) and results["log_likelihood"] < 0
+    assert os.path.exists(os.path.join(model_dir, "export/1/saved_model.pb"))
