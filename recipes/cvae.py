@@ -101,7 +101,7 @@ def main(argv):
         eval_kwargs=eval_kwargs())
     results = recipe_flags.run_or_exit(cvae_task.TASK, config)
     print_results(results)
-    print(f"model directory: {FLAGS.model_dir}; SavedModel: {results['export_path']}")
+    print(recipe_flags.outputs_line(results))
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def main(argv):
         print(f"FID (InceptionV3 pool features): {results['fid']:.2f}; untrained generator "
               f"{results['fid_untrained']:.2f}; real test images score "
               f"{results['fid_reference']:.2f}")
-    print(f"model directory: {FLAGS.model_dir}; SavedModel: {results['export_path']}")
+    print(recipe_flags.outputs_line(results))
 
 
 if __name__ == "__main__":

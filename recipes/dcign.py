@@ -136,6 +136,8 @@ def main(argv):
                          disentanglement_examples=FLAGS.disentanglement_examples))
     try:
         results = dcign_task.run(config, compare_vae=FLAGS.compare_vae)
+    except runner.WorkerLost as error:
+        recipe_flags.exit_lost_worker(error)
     except (DatasetUnavailableError, runner.TrainingDiverged, ValueError) as error:
         sys.exit(f"error: {error}")
     ours = results["dcign"]
@@ -150,7 +152,7 @@ def main(argv):
     print("disentanglement over all latents, all factors:")
     print(_scores(results, "_all_factors"))
     print(f"traversals (a row per factor): {', '.join(ours['traversals'])}")
-    print(f"model directory: {FLAGS.model_dir}; SavedModel: {ours['export_path']}")
+    print(recipe_flags.outputs_line(ours))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def main(argv):
           f"{results['background_change_when_zF_changes']:.4f}, foreground "
           f"{results['foreground_change_when_zF_changes']:.4f} (background when only z_B is "
           f"redrawn: {results['background_change_when_zB_changes']:.4f})")
-    print(f"model directory: {FLAGS.model_dir}; SavedModel: {results['export_path']}")
+    print(recipe_flags.outputs_line(results))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Flags every recipe shares (data, run, strategy), validated, and the config they make."""
 
 import math
+import os
 import sys
 
 import tensorflow as tf
@@ -14,7 +15,7 @@ from zoo.train import runner
 from zoo.train import strategy
 
 __all__ = ["define_run_flags", "define_vae_flags", "vae_model_kwargs", "run_config",
-           "run_or_exit"]
+           "run_or_exit", "exit_lost_worker", "outputs_line"]
 
 FLAGS = flags.FLAGS
 
@@ -40,6 +41,9 @@ def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
     flags.DEFINE_float("learning_rate", learning_rate, "Adam learning rate.")
     flags.DEFINE_enum("strategy", "auto", strategy.STRATEGIES, "tf.distribute strategy.")
     flags.DEFINE_string("tpu_address", "", "TPU name or address for --strategy=tpu.")
+    flags.DEFINE_float("collective_timeout", 60.0, "Multi-worker runs: seconds a worker "
+                       "waits for the others in a collective before it stops with "
+                       "'lost contact with a worker'.")
     flags.DEFINE_string("model_dir", model_dir, "Checkpoints, logs, samples, results; "
                         "rerunning with the same folder resumes.")
     flags.DEFINE_string("export_dir", None, "SavedModel base folder; default MODEL_DIR/export.")
@@ -51,7 +55,7 @@ def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
     flags.DEFINE_boolean("download", True, "Let TFDS download and prepare a missing dataset.")
     flags.DEFINE_integer("verbose", 1, "1: progress bar, 2: one line per epoch, 0: quiet.")
     for name in ("image_size", "channels", "batch_size", "epochs", "steps_per_epoch",
-                 "eval_batches", "learning_rate"):
+                 "eval_batches", "learning_rate", "collective_timeout"):
         _positive(name)
     flags.register_validator("channels", lambda value: value in (None, 1, 3),
                              message="--channels must be 1 or 3.")
@@ -107,7 +111,8 @@ def run_config(model_kwargs, eval_kwargs=None):
         global_batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
         steps_per_epoch=FLAGS.steps_per_epoch, eval_batches=FLAGS.eval_batches,
         learning_rate=FLAGS.learning_rate, strategy=FLAGS.strategy,
-        tpu_address=FLAGS.tpu_address, model_dir=FLAGS.model_dir,
+        tpu_address=FLAGS.tpu_address, collective_timeout=FLAGS.collective_timeout,
+        model_dir=FLAGS.model_dir,
         export_dir=FLAGS.export_dir, jit_compile=FLAGS.jit_compile,
         mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, data_dir=FLAGS.data_dir,
         manual_dir=FLAGS.manual_dir, download=FLAGS.download, verbose=FLAGS.verbose,
@@ -115,9 +120,11 @@ def run_config(model_kwargs, eval_kwargs=None):
 
 
 def run_or_exit(task, config):
-    """Runs; a dataset, value, divergence, lock or file problem ends in one clear line, exit 1."""
+    """Runs; a dataset, value, divergence, lock, file or lost-worker problem: one line, exit 1."""
     try:
         return runner.run(task, config)
+    except runner.WorkerLost as error:
+        exit_lost_worker(error)
     except (DatasetUnavailableError, runner.TrainingDiverged, runner.OutputError,
             lock.ModelDirLocked, ValueError) as error:
         sys.exit(f"error: {error}")
@@ -126,3 +133,23 @@ def run_or_exit(task, config):
         sys.exit(f"error: {where}{error.strerror or error}")
     except tf.errors.OpError as error:
         sys.exit(f"error: {(error.message.strip().splitlines() or [type(error).__name__])[0]}")
+
+
+def outputs_line(results):
+    """Where the run's outputs are; a worker that is not the chief names the chief's."""
+    export = results["export_path"] or "written by the chief (worker 0)"
+    return f"model directory: {FLAGS.model_dir}; SavedModel: {export}"
+
+
+def exit_lost_worker(error):
+    """Prints a `runner.WorkerLost` in one line and ends the process at once, with exit code 1.
+
+    After a lost worker the process's collectives are aborted, and a normal
+    interpreter shutdown (destructors of the strategy, its gRPC server, data
+    workers) can hang or print tracebacks under the line; the model directory
+    is already unlocked and its checkpoints are complete.
+    """
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {error}\n")
+    sys.stderr.flush()
+    os._exit(1)  # pylint: disable=protected-access

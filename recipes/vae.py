@@ -32,7 +32,7 @@ def main(argv):
                          dequantization_draws=FLAGS.dequantization_draws))
     results = recipe_flags.run_or_exit(vae_task.TASK, config)
     print("\n".join(likelihood.report_lines(results)))
-    print(f"model directory: {FLAGS.model_dir}; SavedModel: {results['export_path']}")
+    print(recipe_flags.outputs_line(results))
 
 
 if __name__ == "__main__":

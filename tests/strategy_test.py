@@ -1,16 +1,23 @@
 """Training under tf.distribute: mirrored equals one device; two workers agree.
 
-Run as a script (`python strategy_test.py WORKER_INDEX MODEL_DIR`), this file is
-one worker of the multi-worker test: TF_CONFIG must be set by the caller.
+Run as a script (`python strategy_test.py recipes.NAME --flag=value ...`), this
+file is one worker of the multi-worker tests: it runs the recipe as
+`python -m recipes.NAME` would and prints a digest of the trained weights.
+TF_CONFIG must be set by the caller.
 """
 
+import dataclasses
 import functools
 import hashlib
 import json
 import os
+import re
+import runpy
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -20,7 +27,6 @@ import tensorflow as tf
 from zoo import random as zoo_random
 from zoo.data import digits
 from zoo.data import pipeline
-from zoo.tasks import vae as vae_task
 from zoo.train import loop
 from zoo.train import runner
 from zoo.train import strategy as zoo_strategy
@@ -101,6 +107,36 @@ def test_strategy_names_are_checked():
     finally:
         if old is not None:
             os.environ["TF_CONFIG"] = old
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("inf"), float("nan")])
+def test_a_collective_timeout_must_be_positive_and_finite(timeout):
+    with pytest.raises(ValueError, match=r"^collective_timeout must be a positive number of "
+                                         rf"seconds or None; got {timeout!r}\.$"):
+        zoo_strategy.make_strategy("default", collective_timeout=timeout)
+    assert zoo_strategy.make_strategy("default", collective_timeout=None) is (
+        tf.distribute.get_strategy())
+
+
+@pytest.mark.parametrize("error", [tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                                   tf.errors.CancelledError])
+def test_a_failed_collective_of_a_multi_worker_run_is_one_worker_lost_line(monkeypatch, error):
+    strategy = tf.distribute.get_strategy()
+    text = ("{{function_node __wrapped__CollectiveReduceV2_device_/job:worker/replica:0/task:0}}"
+            " Collective ops is aborted by: recvmsg:Connection reset by peer\nmore detail")
+    with pytest.raises(error):  # One process: not a lost worker, the error as it is.
+        with runner._collectives(strategy, "/shared/run"):  # pylint: disable=protected-access
+            raise error(None, None, text)
+    monkeypatch.setattr(zoo_strategy, "is_multi_worker", lambda strategy: True)
+    with pytest.raises(runner.WorkerLost) as lost:
+        with runner._collectives(strategy, "/shared/run"):  # pylint: disable=protected-access
+            raise error(None, None, text)
+    assert str(lost.value) == (
+        "lost contact with a worker (Collective ops is aborted by: recvmsg:Connection reset by "
+        "peer); restart all workers to resume from the last checkpoint in /shared/run.")
+    with pytest.raises(tf.errors.InvalidArgumentError):  # A bug is not a lost worker.
+        with runner._collectives(strategy, "/shared/run"):  # pylint: disable=protected-access
+            raise tf.errors.InvalidArgumentError(None, None, "shapes differ")
 
 
 @pytest.mark.parametrize("value,message", [
@@ -186,46 +222,158 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_on_localhost_train_through_the_runner_and_agree(tmp_path):
+# Each recipe's tiny run: one or two steps of small networks, evaluation cut to the minimum.
+_TINY = dict(dataset="digits", batch_size=16, epochs=1, steps_per_epoch=2, eval_batches=1,
+             verbose=0, seed=1)
+_RECIPES = {
+    "vae": dict(_TINY, epochs=2, latent_dim=4, base_filters=8, importance_samples=3),
+    "dcgan": dict(_TINY, latent_dim=4, base_filters=8, fid_samples=32,
+                  fid_classifier_epochs=1),
+    "dcign": dict(_TINY, dataset="shapes", image_size=16, intrinsic_dim=2, minibatches=2,
+                  base_filters=8, importance_samples=2, disentanglement_examples=64,
+                  compare_vae=False),
+    "cvae": dict(_TINY, latent_dim=4, base_filters=8, encoder_hidden=16, importance_samples=2,
+                 importance_examples=16, attribute_examples=16, classifier_examples=64,
+                 classifier_epochs=1, completion_steps=1),
+}
+
+
+def _flags(values):
+    return [f"--{name}={value}" for name, value in values.items()]
+
+
+def _start_workers(recipe, flags, model_dirs):
+    """Starts two localhost workers of `python -m recipes.RECIPE FLAGS` (via `_worker_main`).
+
+    Worker i writes to model_dirs[i] (one folder for both: shared storage, as on a cluster).
+    """
     workers = [f"localhost:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO, TF_CONFIG=json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(
-            [sys.executable, __file__, str(index), str(tmp_path / f"worker{index}")],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO))
-    outputs = [p.communicate(timeout=300) for p in processes]
-    for process, (out, err) in zip(processes, outputs):
-        assert process.returncode == 0, err[-3000:]
-    digests = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+            [sys.executable, __file__, f"recipes.{recipe}",
+             f"--model_dir={model_dirs[index]}"] + flags,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO,
+            start_new_session=True))
+    return processes
+
+
+def _stop(processes):
+    """Kills whatever is left of the workers (and their children)."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+
+
+def _finish(processes, timeout=300):
+    """Waits for both workers; returns their (returncode, stdout, stderr); kills on timeout."""
+    try:
+        outputs = [p.communicate(timeout=timeout) for p in processes]
+    finally:
+        _stop(processes)
+    return [(p.returncode, out, err) for p, (out, err) in zip(processes, outputs)]
+
+
+def _digest(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("recipe", sorted(_RECIPES))
+def test_two_workers_on_localhost_train_a_recipe_and_agree(tmp_path, recipe):
+    dirs = [tmp_path / "worker0", tmp_path / "worker1"]
+    finished = _finish(_start_workers(recipe, _flags(_RECIPES[recipe]), dirs))
+    for code, _, err in finished:
+        assert code == 0, err[-3000:]
+    digests = [_digest(out) for _, out, _ in finished]
     assert digests[0]["weights"] == digests[1]["weights"]
-    assert digests[0]["replicas"] == 2
-    assert os.path.exists(tmp_path / "worker0" / "export" / "1" / "saved_model.pb")
-    assert os.path.exists(tmp_path / "worker0" / "checkpoints" / "state.json")
-    assert not os.path.exists(tmp_path / "worker1" / "export")
+    assert digests[0]["replicas"] == digests[1]["replicas"] == 2
+    assert digests[0]["multi_worker"] and digests[1]["multi_worker"]
+    assert digests[0]["trained_steps"] == _RECIPES[recipe]["epochs"] * 2
+    assert os.path.exists(dirs[0] / "export" / "1" / "saved_model.pb")
+    assert os.path.exists(dirs[0] / "checkpoints" / "state.json")
+    assert not os.path.exists(dirs[1] / "export")
+    assert not os.path.exists(dirs[1] / "checkpoints")
 
 
-def _worker_main(index, model_dir):
-    strategy = zoo_strategy.make_strategy("auto")
-    assert zoo_strategy.is_multi_worker(strategy), type(strategy)
-    config = runner.RunConfig(dataset="digits", global_batch_size=32, epochs=2, steps_per_epoch=3,
-                              eval_batches=2, model_dir=model_dir, verbose=0,
-                              model_kwargs=dict(latent_dim=4, base_filters=8),
-                              eval_kwargs=dict(importance_samples=3))
-    captured = {}
-    build = vae_task.TASK.build_model
+def _wait_for(path, processes, timeout):
+    """Waits until `path` exists while both workers run; False on timeout or an exit."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return True
+        if any(p.poll() is not None for p in processes):
+            return False
+        time.sleep(0.5)
+    return False
 
-    def build_and_keep(cfg, source):
-        captured["model"] = build(cfg, source)
-        return captured["model"]
 
-    task = runner.Task(**{**vae_task.TASK.__dict__, "build_model": build_and_keep})
-    runner.run(task, config, strategy=strategy)
-    blob = b"".join(v.numpy().tobytes() for v in captured["model"].trainable_variables)
-    print(json.dumps({"worker": index, "replicas": strategy.num_replicas_in_sync,
+def test_a_killed_worker_stops_the_other_in_one_line_and_a_restart_resumes(tmp_path):
+    # One shared model directory, as on a cluster; short collective timeouts.
+    flags = _flags(dict(_RECIPES["vae"], epochs=50, collective_timeout=10))
+    processes = _start_workers("vae", flags, [tmp_path] * 2)
+    try:
+        assert _wait_for(tmp_path / "checkpoints" / "state.json", processes, 240), (
+            [p.poll() for p in processes])
+        os.killpg(processes[1].pid, signal.SIGKILL)
+        started = time.monotonic()
+        _, err = processes[0].communicate(timeout=90)
+        stopped_after = time.monotonic() - started
+    finally:
+        _stop(processes)
+    assert processes[0].returncode == 1, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [last]
+    assert re.fullmatch(
+        r"error: lost contact with a worker \(.+\); restart all workers to resume from the "
+        rf"last checkpoint in {re.escape(str(tmp_path))}\.", last), err[-3000:]
+    assert stopped_after < 90
+    with open(tmp_path / "checkpoints" / "state.json") as handle:
+        trained = json.load(handle)["epoch"]
+    assert trained >= 1
+
+    restart = _flags(dict(_RECIPES["vae"], epochs=trained + 1, collective_timeout=10))
+    finished = _finish(_start_workers("vae", restart, [tmp_path] * 2))
+    for code, _, err in finished:
+        assert code == 0, err[-3000:]
+        assert f"resuming from epoch {trained} of {tmp_path}" in err
+    digests = [_digest(out) for _, out, _ in finished]
+    assert digests[0]["weights"] == digests[1]["weights"]
+    assert digests[0]["trained_steps"] == (trained + 1) * 2
+    with open(tmp_path / "history.csv") as handle:
+        assert len(handle.read().strip().splitlines()) == 1 + trained + 1
+
+
+def _worker_main(recipe, argv):
+    """Runs `python -m RECIPE ARGV` as it is, then prints a digest of the trained weights."""
+    models = []
+    run = runner.run
+
+    def run_and_keep(task, config, strategy=None):
+        build = task.build_model
+
+        def build_and_keep(cfg, source):
+            models.append(build(cfg, source))
+            return models[-1]
+
+        return run(dataclasses.replace(task, build_model=build_and_keep), config, strategy)
+
+    runner.run = run_and_keep
+    sys.argv = [recipe] + argv
+    try:
+        runpy.run_module(recipe, run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            raise
+    strategy = models[0].distribute_strategy
+    blob = b"".join(v.numpy().tobytes() for model in models for v in model.weights)
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync,
+                      "multi_worker": zoo_strategy.is_multi_worker(strategy),
+                      "trained_steps": int(models[0].optimizer.iterations.numpy()),
                       "weights": hashlib.sha256(blob).hexdigest()}))
 
 
 if __name__ == "__main__":
-    _worker_main(int(sys.argv[1]), sys.argv[2])
+    _worker_main(sys.argv[1], sys.argv[2:])

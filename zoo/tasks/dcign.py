@@ -272,7 +272,8 @@ def run(config, compare_vae=True, strategy=None):
         {"dcign": results, "vae": results (with compare_vae)}; also written
         to `model_dir/comparison.json`.
     """
-    strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address)
+    strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address,
+                                                      config.collective_timeout)
     _require_whole_minibatches(config, strategy.num_replicas_in_sync)
     results = {"dcign": runner.run(TASK, config, strategy=strategy)}
     if compare_vae:

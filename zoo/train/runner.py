@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import keras
@@ -41,7 +42,7 @@ from zoo.train import lock as zoo_lock
 from zoo.train import loop
 from zoo.train import strategy as zoo_strategy
 
-__all__ = ["RunConfig", "Task", "run", "TrainingDiverged", "OutputError"]
+__all__ = ["RunConfig", "Task", "run", "TrainingDiverged", "OutputError", "WorkerLost"]
 
 # RunConfig fields a resumed run must keep: they set the model's shapes or
 # variables (mixed precision can wrap the optimizer in a loss scaler).
@@ -52,6 +53,21 @@ _FLAG_NAMES = {"global_batch_size": "batch_size", "objective": "loss"}
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class WorkerLost(RuntimeError):
+    """A multi-worker collective failed: a worker is gone (killed, preempted, unreachable).
+
+    The run cannot go on with fewer workers; restarting all of them resumes
+    from the newest checkpoint in the (shared) model directory.
+    """
+
+
+# What a collective with a lost peer raises: aborted by TF's health check
+# (Unavailable), timed out (DeadlineExceeded), or cut off mid-transfer.
+_LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                       tf.errors.CancelledError, tf.errors.AbortedError,
+                       tf.errors.FailedPreconditionError)
 
 
 class OutputError(RuntimeError):
@@ -71,6 +87,7 @@ class RunConfig:
     learning_rate: float = 1e-3
     strategy: str = "auto"
     tpu_address: str = ""
+    collective_timeout: Optional[float] = 60.0
     model_dir: str = "runs/vae"
     export_dir: Optional[str] = None
     jit_compile: bool = False
@@ -137,6 +154,20 @@ def _reason(error):
     """One line of an `OSError`'s or a `tf.errors.OpError`'s cause."""
     text = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
     return (str(text).strip().splitlines() or [type(error).__name__])[0]
+
+
+@contextlib.contextmanager
+def _collectives(strategy, model_dir):
+    """Turns a failed multi-worker collective into one `WorkerLost` line."""
+    try:
+        yield
+    except _LOST_WORKER_ERRORS as error:
+        if not zoo_strategy.is_multi_worker(strategy):
+            raise
+        reason = re.sub(r"^\{\{[^}]*\}\}\s*", "", _reason(error))  # TF's {{function_node ...}}.
+        raise WorkerLost(
+            f"lost contact with a worker ({reason}); restart all workers to resume "
+            f"from the last checkpoint in {model_dir}.") from error
 
 
 @contextlib.contextmanager
@@ -235,6 +266,9 @@ def run(task, config, strategy=None):
         strategy: a strategy already made (else one is made from config.strategy;
             a multi-worker strategy must be made before any other TF op).
 
+    The results hold `export_path`, the SavedModel's folder (None on a worker
+    that is not the chief: only the chief writes).
+
     Raises:
         TrainingDiverged: the loss became non-finite (the model directory keeps
             the last good checkpoint, which is restored and exported).
@@ -243,8 +277,11 @@ def run(task, config, strategy=None):
             checkpoint state.
         zoo.train.lock.ModelDirLocked: another run uses the model directory.
         OutputError: a file of the run could not be written (full disk, ...).
+        WorkerLost: in a multi-worker run, another worker stopped answering
+            (its collectives failed or timed out after `config.collective_timeout`).
     """
-    strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address)
+    strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address,
+                                                      config.collective_timeout)
     chief = _is_chief(strategy)
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     if not chief:  # The chief checks, locks and writes the folders.
@@ -323,7 +360,8 @@ def _run(task, config, strategy, chief, export_dir):
         eval_data = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
                                           training=True, **make)
     if initial_epoch < config.epochs:
-        with _writing(config.model_dir):  # Checkpoints, rows, grids, summaries.
+        with _writing(config.model_dir), _collectives(strategy, config.model_dir):
+            # _writing: checkpoints, rows, grids, summaries; _collectives: a lost worker.
             loop.train(model, strategy, train_data, steps, config.epochs,
                        initial_epoch=initial_epoch, eval_data=eval_data, eval_steps=eval_steps,
                        callbacks=callbacks, verbose=config.verbose)
@@ -349,4 +387,6 @@ def _run(task, config, strategy, chief, export_dir):
         with _writing(export_dir):
             results["export_path"] = zoo_export.export_saved_model(model, export_dir)
         _write_json(results_json, results)
+    else:  # The chief exports; this worker's copy of the model is identical and unsaved.
+        results["export_path"] = None
     return results

@@ -45,21 +45,34 @@ def _worker_count():
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def make_strategy(name="auto", tpu_address=""):
+def make_strategy(name="auto", tpu_address="", collective_timeout=60.0):
     """Builds a strategy. Call it first thing: multi-worker set-up must precede any op.
+
+    A multi-worker strategy's collectives (the gradient all-reduces) give up
+    after `collective_timeout` seconds, so that the workers left when one is
+    lost (killed, preempted) stop with an error instead of waiting forever;
+    TF's own health check of the peers (every 30 s) aborts them too.
 
     Args:
         name: "auto" (multi_worker when TF_CONFIG names several workers, tpu
             when `tpu_address` is given, mirrored on several GPUs, else
             default), "default", "one_device", "mirrored", "multi_worker" or "tpu".
         tpu_address: the TPU's name or grpc address ("local" on a TPU VM).
+        collective_timeout: seconds a multi-worker collective may wait for the
+            other workers (None: forever). It must exceed the longest time one
+            worker can spend out of step, e.g. the chief writing checkpoints,
+            sample grids and summaries at an epoch's end.
 
     Raises:
-        ValueError: an unknown name, a TF_CONFIG that is not a JSON object
-            describing a cluster, or a TPU/cluster that is not there.
+        ValueError: an unknown name, a `collective_timeout` that is not a
+            positive number, a TF_CONFIG that is not a JSON object describing
+            a cluster, or a TPU/cluster that is not there.
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    if collective_timeout is not None and not 0 < collective_timeout < float("inf"):
+        raise ValueError(f"collective_timeout must be a positive number of seconds or None; "
+                         f"got {collective_timeout!r}.")
     workers = _worker_count()  # Checks TF_CONFIG for every name: a broken one is not ignored.
     if name == "auto":
         if workers > 1:
@@ -85,7 +98,9 @@ def make_strategy(name="auto", tpu_address=""):
         if not _tf_config():
             raise ValueError("strategy 'multi_worker' needs the TF_CONFIG environment "
                              "variable describing the cluster and this worker's task.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=collective_timeout))
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or None)
         tf.config.experimental_connect_to_cluster(resolver)
