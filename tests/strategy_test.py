@@ -311,19 +311,20 @@ def _wait_for(path, processes, timeout):
 
 
 def test_a_killed_worker_stops_the_other_in_one_line_and_a_restart_resumes(tmp_path):
-    # One shared model directory, as on a cluster; short collective timeouts.
+    # One shared model directory, as on a cluster; short collective timeouts. The chief
+    # (worker 0) is killed: its lock is left behind, and worker 1 is the survivor.
     flags = _flags(dict(_RECIPES["vae"], epochs=50, collective_timeout=10))
     processes = _start_workers("vae", flags, [tmp_path] * 2)
     try:
         assert _wait_for(tmp_path / "checkpoints" / "state.json", processes, 240), (
             [p.poll() for p in processes])
-        os.killpg(processes[1].pid, signal.SIGKILL)
+        os.killpg(processes[0].pid, signal.SIGKILL)
         started = time.monotonic()
-        _, err = processes[0].communicate(timeout=90)
+        _, err = processes[1].communicate(timeout=90)
         stopped_after = time.monotonic() - started
     finally:
         _stop(processes)
-    assert processes[0].returncode == 1, err[-3000:]
+    assert processes[1].returncode == 1, err[-3000:]
     last = err.strip().splitlines()[-1]
     assert [line for line in err.splitlines() if line.startswith("error:")] == [last]
     assert re.fullmatch(

@@ -50,8 +50,9 @@ def make_strategy(name="auto", tpu_address="", collective_timeout=60.0):
 
     A multi-worker strategy's collectives (the gradient all-reduces) give up
     after `collective_timeout` seconds, so that the workers left when one is
-    lost (killed, preempted) stop with an error instead of waiting forever;
-    TF's own health check of the peers (every 30 s) aborts them too.
+    lost (killed, preempted, hung) stop with an error instead of waiting
+    forever. (A killed peer's dropped connection, or TF's heartbeats, often
+    abort them sooner.)
 
     Args:
         name: "auto" (multi_worker when TF_CONFIG names several workers, tpu
