@@ -320,23 +320,15 @@ class VAE(keras.Model):
             self._warn_if_grey(images)
         return super().fit(x, *args, **kwargs)
 
-    def warn_if_not_binary(self, data):
+    def _warn_if_grey(self, images):
         """Warns (once per model) if a binary likelihood is given grey pixels.
 
         The Bernoulli log p(x|z) of x in (0, 1) is a cross-entropy, not a
         log-likelihood (it is not normalised over grey values; Loaiza-Ganem &
-        Cunningham 2019), so the ELBO and bits/dim it gives bound nothing. The
-        first batch of `data` is checked eagerly, before training, so the
-        train step is unchanged; later calls return at once.
+        Cunningham 2019), so the ELBO and bits/dim it gives bound nothing.
+        `fit` passes the first images of its data (numpy), read eagerly before
+        training, so the train step is unchanged; later calls return at once.
         """
-        if self._checked_binary or self.likelihood.data_encoding != "binary":
-            return
-        images = first_images(data)
-        if images is not None:
-            self._warn_if_grey(images)
-
-    def _warn_if_grey(self, images):
-        """The warning of `warn_if_not_binary`, for the first images of the data (numpy)."""
         if self._checked_binary or self.likelihood.data_encoding != "binary":
             return
         self._checked_binary = True
