@@ -21,7 +21,7 @@ from absl import flags
 
 from zoo import distributions
 from zoo.data import pipeline
-from zoo.data import sources
+from zoo.data import catalog
 from zoo.tasks import cvae as cvae_task
 from zoo.tasks import dcgan as dcgan_task
 from zoo.tasks import dcign as dcign_task
@@ -71,7 +71,7 @@ def _throughput(task, model_kwargs):
                               global_batch_size=FLAGS.batch_size, jit_compile=FLAGS.jit_compile,
                               model_kwargs=model_kwargs)
     keras.utils.set_random_seed(0)
-    source = sources.load("shapes", "train", image_size=FLAGS.image_size)
+    source = catalog.load("shapes", "train", image_size=FLAGS.image_size)
     model = task.build_model(config, source)
     task.compile_model(model, config)
     data = _train_data(task, config, model, source)

@@ -20,7 +20,7 @@ from absl import app
 from absl import flags
 
 from zoo import networks
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 flags.DEFINE_integer("image_size", 28, "Square image side.")
 flags.DEFINE_integer("channels", 1, "Image channels.")

@@ -14,7 +14,7 @@ from absl import app
 from absl import flags
 
 from recipes import flags as recipe_flags
-from zoo import dcign
+from zoo.models import dcign
 from zoo.data.source import DatasetUnavailableError
 from zoo.metrics import likelihood
 from zoo.tasks import dcign as dcign_task

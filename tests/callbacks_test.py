@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.train import callbacks
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 
 def _model():

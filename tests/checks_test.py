@@ -10,12 +10,12 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo import distributions
-from zoo.cvae import CVAE
+from zoo.models.cvae import CVAE
 from zoo.data import shapes
-from zoo.dcgan import DCGAN
-from zoo.dcign import DCIGN
-from zoo.discvae import DisCVAE
-from zoo.vae import VAE
+from zoo.models.gan import DCGAN
+from zoo.models.dcign import DCIGN
+from zoo.models.discvae import DisCVAE
+from zoo.models.vae import VAE
 
 
 @pytest.mark.parametrize("check,value,error,message", [

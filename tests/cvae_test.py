@@ -11,10 +11,10 @@ import tensorflow_datasets as tfds
 
 from zoo import export
 from zoo import random as zoo_random
-from zoo.cvae import CVAE
+from zoo.models.cvae import CVAE
 from zoo.data import digits
 from zoo.data import pipeline
-from zoo.data import sources
+from zoo.data import catalog
 from zoo.data.source import Source
 from zoo.metrics import likelihood as likelihood_metrics
 from zoo.tasks import cvae as cvae_task
@@ -176,7 +176,7 @@ def test_completion_keeps_the_observed_pixels_and_lowers_the_energy():
     filled = completed[known[..., 0] == 0]
     assert not np.allclose(filled, x[known[..., 0] == 0])
     start = model.encode(x, y)[0]
-    from zoo.cvae import minimise_with_adam  # pylint: disable=import-outside-toplevel
+    from zoo.models.cvae import minimise_with_adam  # pylint: disable=import-outside-toplevel
     end = minimise_with_adam(lambda z: -(model.masked_log_prob(
         model.decode_params(z, inputs), x, known) + prior.log_prob(z)), start, 30, 0.05)
     assert np.all(energy(end) < energy(start))
@@ -268,7 +268,7 @@ def test_celeb_a_attributes_are_picked_by_name_and_mnist_has_none(tmp_path, monk
     _prepare_tfds_metadata(tmp_path, "celeb_a", {"train": 8, "validation": 2, "test": 4})
     _prepare_tfds_metadata(tmp_path, "mnist", {"train": 8, "test": 4})
     with tfds.testing.mock_data(num_examples=4, data_dir=os.fspath(tmp_path)):
-        source = sources.load("celeb_a", "train", image_size=16, data_dir=str(tmp_path))
+        source = catalog.load("celeb_a", "train", image_size=16, data_dir=str(tmp_path))
         assert len(source.attribute_names) == 40
         config = runner.RunConfig(dataset="celeb_a", image_size=16, model_kwargs={
             "attribute_names": ["Smiling", "Male", "Eyeglasses"], "latent_dim": 3,
@@ -285,7 +285,7 @@ def test_celeb_a_attributes_are_picked_by_name_and_mnist_has_none(tmp_path, monk
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         logs = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history
         assert np.isfinite(logs["elbo"][-1])
-        mnist = sources.load("mnist", "train", data_dir=str(tmp_path))
+        mnist = catalog.load("mnist", "train", data_dir=str(tmp_path))
         with pytest.raises(ValueError, match="dataset 'mnist' has no attribute labels; use "
                                              "shapes, digits or celeb_a"):
             cvae_task.build_model(runner.RunConfig(dataset="mnist"), mnist)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import dcgan
+from zoo.models import gan
 from zoo import export
-from zoo.dcgan import DCGAN
-from zoo.dcgan import dcgan_discriminator
-from zoo.dcgan import dcgan_generator
+from zoo.models.gan import DCGAN
+from zoo.models.gan import dcgan_discriminator
+from zoo.models.gan import dcgan_generator
 from zoo.losses import objectives
 from zoo.train import callbacks
 
@@ -95,7 +95,7 @@ def test_validation_sees_the_discriminator_as_the_training_step_does(monkeypatch
     # validation noise counter set to the first training step's, validation's
     # d_real, d_fake and d_loss are those of the training step's discriminator
     # update on the same batch (its metrics come from the logits before the update).
-    monkeypatch.setattr(dcgan, "_TEST_NOISE_STREAM", 0)
+    monkeypatch.setattr(gan, "_TEST_NOISE_STREAM", 0)
     model = _compiled()
     batch = {"image": tf.constant(_images(6))}
     moving = [v.path for v in model.variables if "moving" in v.path]

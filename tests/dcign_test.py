@@ -18,7 +18,7 @@ from zoo.data import factor_batches
 from zoo.data import shapes
 from zoo.data import tfds_source
 from zoo.data.source import Source
-from zoo.dcign import DCIGN
+from zoo.models.dcign import DCIGN
 from zoo.metrics import disentanglement
 from zoo.tasks import dcign as dcign_task
 from zoo.train import runner
@@ -446,7 +446,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras
 import numpy as np
 from zoo.data import factor_batches, shapes
-from zoo.dcign import DCIGN
+from zoo.models.dcign import DCIGN
 from zoo.train import runner
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]

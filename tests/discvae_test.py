@@ -14,7 +14,7 @@ from zoo import export
 from zoo import random as zoo_random
 from zoo.data import pipeline
 from zoo.data import shapes
-from zoo.discvae import DisCVAE, composite, gate_cross_entropy
+from zoo.models.discvae import DisCVAE, composite, gate_cross_entropy
 from zoo.metrics import likelihood as likelihood_metrics
 from zoo.tasks import discvae as discvae_task
 

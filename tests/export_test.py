@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import zoo
 from zoo import export
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 _REPRODUCE = r"""
 import json, sys

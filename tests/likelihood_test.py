@@ -13,7 +13,7 @@ from zoo import distributions
 from zoo.data import pipeline
 from zoo.data.source import Source
 from zoo.metrics import likelihood as likelihood_metrics
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 SHAPE = (4, 4, 1)
 D = math.prod(SHAPE)

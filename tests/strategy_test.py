@@ -30,7 +30,7 @@ from zoo.data import pipeline
 from zoo.train import loop
 from zoo.train import runner
 from zoo.train import strategy as zoo_strategy
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

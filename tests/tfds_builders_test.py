@@ -8,7 +8,7 @@ tables, binarized MNIST's .amat text), lets the installed TFDS builder's
 `download_and_prepare` turn them into a prepared dataset (its download
 manager is pointed at the local files, as `tfds.testing.DatasetBuilderTestCase`
 does; the builder's own `_generate_examples` reads them), and then loads it
-through `zoo.data.sources.load` (and dSprites also through
+through `zoo.data.catalog.load` (and dSprites also through
 `python -m recipes.vae`). What comes out must be what was written: pixels in
 the full 0..255 range, factors in the documented order, and disjoint splits of
 the right sizes. No network.
@@ -34,7 +34,7 @@ from PIL import Image
 from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as tfds_celeb_a
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
-from zoo.data import sources
+from zoo.data import catalog
 
 __all__ = []
 
@@ -338,7 +338,7 @@ def eight_bit_dir(request, tmp_path_factory):
 
 
 def _load(name, split, data_dir, **kwargs):
-    source = sources.load(name, split, data_dir=os.fspath(data_dir), download=False,
+    source = catalog.load(name, split, data_dir=os.fspath(data_dir), download=False,
                           **kwargs)
     return source, list(source.dataset.as_numpy_iterator())
 

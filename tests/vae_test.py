@@ -13,7 +13,7 @@ from zoo import random as zoo_random
 from zoo.data import digits
 from zoo.data import pipeline
 from zoo.metrics import likelihood as likelihood_metrics
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 RNG = np.random.default_rng(1)
 

@@ -3,12 +3,12 @@
 from zoo.distributions import (Bernoulli, ContinuousBernoulli, DiscretizedLogistic,
                                FixedVarianceGaussian, Gaussian, LearnedGaussianPrior,
                                StandardNormalPrior)
-from zoo.cvae import CVAE
-from zoo.dcgan import DCGAN
-from zoo.dcign import DCIGN
-from zoo.discvae import DisCVAE
+from zoo.models.cvae import CVAE
+from zoo.models.gan import DCGAN
+from zoo.models.dcign import DCIGN
+from zoo.models.discvae import DisCVAE
 from zoo.export import export_saved_model
-from zoo.vae import VAE
+from zoo.models.vae import VAE
 
 __all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
            "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",

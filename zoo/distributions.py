@@ -125,7 +125,7 @@ class Likelihood:
     def location(self, params):
         """Each pixel's location in image units, [..., H, W, C], after the parameter's link.
 
-        This is the quantity disCVAE composites by its gate (`zoo.discvae`): the
+        This is the quantity disCVAE composites by its gate (`zoo.models.discvae`): the
         mean of p(x | params) for every likelihood but the discretized
         logistic, whose location is the logistic's loc / 255. `mean_image` is
         this location clipped to [0, 1]; the clip acts only for the Gaussians,

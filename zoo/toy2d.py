@@ -39,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import random as zoo_random
-from zoo.dcgan import GAN
+from zoo.models.gan import GAN
 from zoo.losses import adversarial
 from zoo.losses import f_divergences
 from zoo.losses import objectives

@@ -24,7 +24,7 @@ from zoo.data import pipeline
 __all__ = ["evaluate_likelihood", "redequantize", "report_lines"]
 
 _DATA = {"binary": "binarized", "dequantized": "8-bit", "discrete": "8-bit"}
-_IMAGE_KEYS = ("image", "images")  # As `zoo.vae.unpack_images` looks for them.
+_IMAGE_KEYS = ("image", "images")  # As `zoo.models.vae.unpack_images` looks for them.
 # Counter of the dequantization seeds (the ELBO's samples use -2).
 _DEQUANTIZATION_COUNTER = -3
 

@@ -41,10 +41,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import cvae
+from zoo.models import cvae
 from zoo import images as zoo_images
 from zoo.data import pipeline
-from zoo.data import sources
+from zoo.data import catalog
 from zoo.metrics import attributes as attribute_metrics
 from zoo.metrics import likelihood
 from zoo.tasks import vae as vae_task
@@ -126,7 +126,7 @@ def load_arrays(config, model, split, max_examples, keys=("image", "attributes")
     Images are resized to the model's and placed in [0, 1] by `encoding`;
     keys the split does not have (e.g. `mask`) are left out.
     """
-    source = sources.load(config.dataset, split, image_size=config.image_size,
+    source = catalog.load(config.dataset, split, image_size=config.image_size,
                           data_dir=config.data_dir, manual_dir=config.manual_dir,
                           download=config.download)
     keys = tuple(key for key in keys if key in source.dataset.element_spec)

@@ -28,9 +28,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from zoo import dcgan
+from zoo.models import gan
 from zoo.data import pipeline
-from zoo.data import sources
+from zoo.data import catalog
 from zoo.metrics import fid
 from zoo.metrics import frechet
 from zoo.tasks import vae as vae_task
@@ -54,7 +54,7 @@ class GANRunConfig(runner.RunConfig):
 
 
 def build_model(config, source):
-    return dcgan.DCGAN(vae_task.image_shape(config, source), seed=config.seed,
+    return gan.DCGAN(vae_task.image_shape(config, source), seed=config.seed,
                        **config.model_kwargs)
 
 
@@ -73,7 +73,7 @@ def compile_model(model, config):
 
 def real_images(config, split, image_shape, limit, with_targets=False):
     """Up to `limit` real images in [0, 1] (and labels or attributes, else None) of a split."""
-    source = sources.load(config.dataset, split, image_size=image_shape[0],
+    source = catalog.load(config.dataset, split, image_size=image_shape[0],
                           data_dir=config.data_dir, manual_dir=config.manual_dir,
                           download=config.download)
     keys = ("image",)

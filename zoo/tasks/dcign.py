@@ -40,9 +40,9 @@ import os
 import keras
 import numpy as np
 
-from zoo import dcign
+from zoo.models import dcign
 from zoo import images as zoo_images
-from zoo import vae
+from zoo.models import vae
 from zoo.data import factor_batches
 from zoo.metrics import disentanglement
 from zoo.metrics import likelihood

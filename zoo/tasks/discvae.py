@@ -28,7 +28,7 @@ References:
 import numpy as np
 from absl import logging
 
-from zoo import discvae
+from zoo.models import discvae
 from zoo.data import pipeline
 from zoo.tasks import cvae as cvae_task
 from zoo.train import runner

@@ -2,7 +2,7 @@
 
 import keras
 
-from zoo import vae
+from zoo.models import vae
 from zoo.metrics import likelihood
 from zoo.train import runner
 

@@ -36,7 +36,7 @@ from absl import logging
 from zoo import export as zoo_export
 from zoo import images as zoo_images
 from zoo.data import pipeline
-from zoo.data import sources
+from zoo.data import catalog
 from zoo.train import callbacks as zoo_callbacks
 from zoo.train import lock as zoo_lock
 from zoo.train import loop
@@ -306,8 +306,8 @@ def _run(task, config, strategy, chief, export_dir):
 
     load = dict(image_size=config.image_size, data_dir=config.data_dir,
                 manual_dir=config.manual_dir, download=config.download)
-    train_source = sources.load(config.dataset, "train", **load)
-    eval_source = sources.load(config.dataset, "test", **load)
+    train_source = catalog.load(config.dataset, "train", **load)
+    eval_source = catalog.load(config.dataset, "test", **load)
     logging.info("dataset %s: %s train / %s test images of shape %s, strategy %s (%d replicas)",
                  config.dataset, train_source.num_examples, eval_source.num_examples,
                  train_source.image_shape, type(strategy).__name__,

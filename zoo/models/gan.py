@@ -56,8 +56,8 @@ from zoo import checks
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.losses import objectives
-from zoo.vae import first_images
-from zoo.vae import unpack_images
+from zoo.models.vae import first_images
+from zoo.models.vae import unpack_images
 
 __all__ = ["GAN", "DCGAN", "dcgan_generator", "dcgan_discriminator"]
 

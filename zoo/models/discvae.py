@@ -78,7 +78,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from zoo import checks
-from zoo import cvae as zoo_cvae
+from zoo.models import cvae as zoo_cvae
 from zoo import distributions
 from zoo import networks
 from zoo import random as zoo_random

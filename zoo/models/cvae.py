@@ -43,7 +43,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo import networks
 from zoo import random as zoo_random
-from zoo import vae as zoo_vae
+from zoo.models import vae as zoo_vae
 
 __all__ = ["CVAE", "conditional_encoder", "conditional_decoder", "unpack_attributes",
            "minimise_with_adam"]

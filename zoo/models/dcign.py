@@ -82,7 +82,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo import clamping
 from zoo import distributions
-from zoo import vae as zoo_vae
+from zoo.models import vae as zoo_vae
 
 __all__ = ["DCIGN", "INTRINSIC", "CLAMP_TARGETS"]
 
