@@ -1,132 +1,83 @@
-"""Flags every recipe shares (data, run, strategy), validated, and the config they make."""
+"""Flags made from a task's config dataclass, and the one way every recipe runs and fails.
 
-import math
+`define_flags(VAEConfig)` defines a flag per setting (named by the field, or
+its `flag=`), with the setting's default, help text and choices;
+`config_from_flags` reads them back into the config, whose own checks run
+then. `main(VAETask)` is a whole recipe: config from flags, `runner.run`, the
+task's report; any problem with the data, a value, the folder or the run
+ends it with one line, `error: ...`, and exit status 1.
+"""
+
+import dataclasses
 import os
 import sys
+import typing
 
 import tensorflow as tf
 from absl import flags
 
-from zoo import distributions
-from zoo import networks
 from zoo.data.source import DatasetUnavailableError
 from zoo.train import lock
 from zoo.train import runner
-from zoo.train import strategy
 
-__all__ = ["define_run_flags", "define_vae_flags", "vae_model_kwargs", "run_config",
-           "run_or_exit", "exit_lost_worker", "outputs_line"]
+__all__ = ["define_flags", "config_from_flags", "run_or_exit", "main", "exit_lost_worker",
+           "outputs_line"]
 
 FLAGS = flags.FLAGS
+_DEFINE = {bool: flags.DEFINE_boolean, int: flags.DEFINE_integer, float: flags.DEFINE_float,
+           str: flags.DEFINE_string}
 
 
-def _positive(name):
-    flags.register_validator(name, lambda value: value is None or 0 < value < math.inf,
-                             message=f"--{name} must be a positive number.")
+def _value_type(annotation):
+    """(type of one value, is_list) of a field annotation: int, Optional[int], Tuple[str, ...]."""
+    if typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0], True
+    return annotation, False
 
 
-def define_run_flags(model_dir, dataset="digits", epochs=20, batch_size=64,
-                     learning_rate=1e-3):
-    """Defines the shared flags with this recipe's defaults."""
-    flags.DEFINE_string("dataset", dataset,
-                        "Built-in 'digits' or 'shapes' (offline), 'folder:PATH' for your own "
-                        "images, or a TFDS image dataset ('mnist', 'celeb_a', 'cifar10', ...).")
-    flags.DEFINE_integer("image_size", None, "Square image side (28, 32, 64, ...); "
-                         "default: the dataset's own.")
-    flags.DEFINE_integer("channels", None, "1 or 3 image channels; default: the dataset's.")
-    flags.DEFINE_integer("batch_size", batch_size, "GLOBAL batch size (split across replicas).")
-    flags.DEFINE_integer("epochs", epochs, "Training epochs.")
-    flags.DEFINE_integer("steps_per_epoch", None, "Steps per epoch; default: one pass over the data.")
-    flags.DEFINE_integer("eval_batches", None, "Evaluate at most this many test batches.")
-    flags.DEFINE_float("learning_rate", learning_rate, "Adam learning rate.")
-    flags.DEFINE_enum("strategy", "auto", strategy.STRATEGIES, "tf.distribute strategy.")
-    flags.DEFINE_string("tpu_address", "", "TPU name or address for --strategy=tpu.")
-    flags.DEFINE_float("collective_timeout", 60.0, "Multi-worker runs: seconds a worker "
-                       "waits for the others in a collective before it stops with "
-                       "'lost contact with a worker'.")
-    flags.DEFINE_string("model_dir", model_dir, "Checkpoints, logs, samples, results; "
-                        "rerunning with the same folder resumes.")
-    flags.DEFINE_string("export_dir", None, "SavedModel base folder; default MODEL_DIR/export.")
-    flags.DEFINE_boolean("jit_compile", False, "XLA-compile the training step.")
-    flags.DEFINE_boolean("mixed_precision", False, "float16 compute on GPU (bfloat16 on CPU).")
-    flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and sampling.")
-    flags.DEFINE_string("data_dir", None, "TFDS data folder.")
-    flags.DEFINE_string("manual_dir", None, "TFDS folder of manually downloaded files.")
-    flags.DEFINE_boolean("download", True, "Let TFDS download and prepare a missing dataset.")
-    flags.DEFINE_integer("verbose", 1, "1: progress bar, 2: one line per epoch, 0: quiet.")
-    for name in ("image_size", "channels", "batch_size", "epochs", "steps_per_epoch",
-                 "eval_batches", "learning_rate", "collective_timeout"):
-        _positive(name)
-    flags.register_validator("channels", lambda value: value in (None, 1, 3),
-                             message="--channels must be 1 or 3.")
-    flags.register_validator(
-        "dataset", lambda value: bool(value) and (not value.startswith("folder:") or
-                                                  len(value) > len("folder:")),
-        message="--dataset must be a name or folder:PATH with a path.")
+def define_flags(config_class):
+    """Defines one flag per field of `config_class` (a `zoo.train.task.RunConfig`)."""
+    for field in dataclasses.fields(config_class):
+        name = config_class.flag_name(field.name)
+        kind, is_list = _value_type(field.type)
+        default = field.default
+        help_text = config_class.help_of(field.name) or field.name
+        choices = config_class.choices_of(field.name)
+        if is_list:
+            flags.DEFINE_list(name, None if default is None else [str(v) for v in default],
+                              help_text)
+        elif choices is not None and kind is str:
+            flags.DEFINE_enum(name, default, list(choices), help_text)
+        else:
+            _DEFINE[kind](name, default, help_text)
 
 
-def define_vae_flags(likelihood):
-    """Defines the flags of every VAE-family model, with this recipe's default likelihood.
-
-    --likelihood, --fixed_scale, --prior, --network, --base_filters, --beta
-    and --kl_warmup_steps, validated; `vae_model_kwargs` reads them.
-    """
-    flags.DEFINE_enum("likelihood", likelihood, sorted(distributions.LIKELIHOODS),
-                      "The likelihood: bernoulli (binarized data), gaussian (learned per-pixel "
-                      "variance), gaussian_fixed (least squares), discretized_logistic (8-bit "
-                      "RGB), continuous_bernoulli.")
-    flags.DEFINE_float("fixed_scale", 0.1, "Standard deviation of --likelihood=gaussian_fixed.")
-    flags.DEFINE_enum("prior", "standard_normal", sorted(distributions.PRIORS), "p(z).")
-    flags.DEFINE_enum("network", "conv", sorted(networks.ENCODERS),
-                      "Encoder/decoder kind: conv (DCGAN-shaped), coord (the conv encoder; a "
-                      "decoder with pixel coordinates at every resolution, which draws shapes' "
-                      "edges sooner), mlp.")
-    flags.DEFINE_integer("base_filters", 32, "Filters of the first convolution.")
-    flags.DEFINE_float("beta", 1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).")
-    flags.DEFINE_integer("kl_warmup_steps", 0, "Steps over which the KL weight ramps up to beta.")
-    # Finite: an infinite weight or scale would only show up as a NaN loss, blamed on
-    # the learning rate.
-    for name in ("base_filters", "fixed_scale"):
-        flags.register_validator(name, lambda value: 0 < value < math.inf,
-                                 message=f"--{name} must be positive and finite.")
-    for name in ("beta", "kl_warmup_steps"):
-        flags.register_validator(name, lambda value: 0 <= value < math.inf,
-                                 message=f"--{name} must be finite and >= 0.")
+def config_from_flags(config_class):
+    """The `config_class` the flags describe (its checks raise a one-line `ValueError`)."""
+    values = {}
+    for field in dataclasses.fields(config_class):
+        value = FLAGS[config_class.flag_name(field.name)].value
+        kind, is_list = _value_type(field.type)
+        if is_list and value is not None:
+            try:
+                value = tuple(kind(item) for item in value)
+            except ValueError:
+                raise ValueError(f"--{config_class.flag_name(field.name)}={','.join(value)}: "
+                                 f"every entry must be a {kind.__name__}.") from None
+        values[field.name] = value
+    return config_class(**values)
 
 
-def vae_model_kwargs():
-    """The model arguments the `define_vae_flags` flags describe."""
-    likelihood = FLAGS.likelihood
-    if likelihood == "gaussian_fixed":
-        likelihood = distributions.FixedVarianceGaussian(FLAGS.fixed_scale)
-    return dict(likelihood=likelihood, prior=FLAGS.prior, network=FLAGS.network,
-                base_filters=FLAGS.base_filters, beta=FLAGS.beta,
-                kl_warmup_steps=FLAGS.kl_warmup_steps)
-
-
-def run_config(model_kwargs, eval_kwargs=None):
-    """The `RunConfig` the shared flags describe."""
-    return runner.RunConfig(
-        dataset=FLAGS.dataset, image_size=FLAGS.image_size, channels=FLAGS.channels,
-        global_batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
-        steps_per_epoch=FLAGS.steps_per_epoch, eval_batches=FLAGS.eval_batches,
-        learning_rate=FLAGS.learning_rate, strategy=FLAGS.strategy,
-        tpu_address=FLAGS.tpu_address, collective_timeout=FLAGS.collective_timeout,
-        model_dir=FLAGS.model_dir,
-        export_dir=FLAGS.export_dir, jit_compile=FLAGS.jit_compile,
-        mixed_precision=FLAGS.mixed_precision, seed=FLAGS.seed, data_dir=FLAGS.data_dir,
-        manual_dir=FLAGS.manual_dir, download=FLAGS.download, verbose=FLAGS.verbose,
-        model_kwargs=model_kwargs, eval_kwargs=eval_kwargs or {})
-
-
-def run_or_exit(task, config):
+def run_or_exit(task):
     """Runs; a dataset, value, divergence, lock, file or lost-worker problem: one line, exit 1."""
     try:
-        return runner.run(task, config)
+        return runner.run(task)
     except runner.WorkerLost as error:
         exit_lost_worker(error)
     except (DatasetUnavailableError, runner.TrainingDiverged, runner.OutputError,
-            lock.ModelDirLocked, ValueError) as error:
+            lock.ModelDirLocked, ValueError, TypeError) as error:
         sys.exit(f"error: {error}")
     except OSError as error:  # Not one the runner named: the error's own file, if any.
         where = f"{error.filename}: " if error.filename else ""
@@ -135,10 +86,21 @@ def run_or_exit(task, config):
         sys.exit(f"error: {(error.message.strip().splitlines() or [type(error).__name__])[0]}")
 
 
-def outputs_line(results):
+def main(task_class):
+    """A recipe's body: the task's config from the flags, the run, and its report."""
+    try:
+        task = task_class(config_from_flags(task_class.config_class))
+    except (ValueError, TypeError) as error:
+        sys.exit(f"error: {error}")
+    results = run_or_exit(task)
+    print("\n".join(task.report(results)))
+    print(outputs_line(task.config, results))
+
+
+def outputs_line(config, results):
     """Where the run's outputs are; a worker that is not the chief names the chief's."""
     export = results["export_path"] or "written by the chief (worker 0)"
-    return f"model directory: {FLAGS.model_dir}; SavedModel: {export}"
+    return f"model directory: {config.model_dir}; SavedModel: {export}"
 
 
 def exit_lost_worker(error):

@@ -9,7 +9,6 @@ from zoo.data import pipeline
 from zoo.data import shapes
 from zoo.metrics import attributes as attribute_metrics
 from zoo.tasks import cvae as cvae_task
-from zoo.train import runner
 
 RNG = np.random.default_rng(4)
 
@@ -128,13 +127,11 @@ def test_under_bernoulli_the_judge_reads_real_images_as_pixels_over_255(monkeypa
         return judge
 
     monkeypatch.setattr(attribute_metrics, "load_or_train_classifier", train)
-    config = runner.RunConfig(
-        dataset="digits", model_dir="", global_batch_size=32,
-        model_kwargs={"likelihood": "bernoulli", "latent_dim": 2, "base_filters": 4,
-                      "encoder_hidden": 8},
-        eval_kwargs={"importance_samples": 0, "attribute_examples": 40,
-                     "classifier_examples": 100, "completion_steps": 1})
-    model = cvae_task.build_model(config, digits.load("train"))
+    config = cvae_task.CVAEConfig(
+        dataset="digits", model_dir="", global_batch_size=32, likelihood="bernoulli",
+        latent_dim=2, base_filters=4, encoder_hidden=8, importance_samples=0,
+        attribute_examples=40, classifier_examples=100, completion_steps=1)
+    model = cvae_task.CVAETask(config).build_model(digits.load("train"))
     assert model.likelihood.data_encoding == "binary"
     binarized = pipeline.make_dataset(digits.load("test"), 32, "binary", training=False,
                                       keys=("image", "attributes"))

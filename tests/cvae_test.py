@@ -18,7 +18,6 @@ from zoo.data import catalog
 from zoo.data.source import Source
 from zoo.metrics import likelihood as likelihood_metrics
 from zoo.tasks import cvae as cvae_task
-from zoo.train import runner
 
 RNG = np.random.default_rng(2)
 SHAPE = (16, 16, 3)
@@ -67,10 +66,9 @@ def test_batches_without_attributes_fail_clearly():
         model.sample(2)
     source = Source(name="folder:x", dataset=tf.data.Dataset.from_tensors({"image": x[0]}),
                     image_shape=SHAPE)
-    config = runner.RunConfig(dataset="folder:x")
     with pytest.raises(ValueError, match="dataset 'folder:x' has no attribute labels; use "
                                          "shapes, digits or celeb_a"):
-        cvae_task.build_model(config, source)
+        cvae_task.CVAETask(cvae_task.CVAEConfig(dataset="folder:x")).build_model(source)
     assert model.unpack((x, y))["attributes"].shape == (3, 4)
     assert model.unpack({"images": x, "attributes": y})["images"].shape == (3, *SHAPE)
 
@@ -150,12 +148,12 @@ def test_a_subset_of_the_data_attributes_is_picked_by_name():
     full = np.arange(14, dtype=np.float32).reshape(2, 7)
     np.testing.assert_array_equal(model.select_attributes(full), full[:, [1, 3, 4, 6]])
     np.testing.assert_array_equal(model.select_attributes(full[:, :4]), full[:, :4])
-    config = runner.RunConfig(dataset="shapes", model_kwargs={"attribute_names": ["red", "x"]})
+    config = cvae_task.CVAEConfig(dataset="shapes", attributes=("red", "x"))
     source = Source(name="shapes", dataset=None, image_shape=SHAPE,
                     attribute_names=("circle", "red", "large"))
     with pytest.raises(ValueError, match=r"has no attributes \['x'\]"):
         cvae_task.attribute_selection(config, source)
-    config.model_kwargs["attribute_names"] = ["large", "circle"]
+    config.attributes = ("large", "circle")
     assert cvae_task.attribute_selection(config, source) == ("circle", "large")
 
 
@@ -270,10 +268,10 @@ def test_celeb_a_attributes_are_picked_by_name_and_mnist_has_none(tmp_path, monk
     with tfds.testing.mock_data(num_examples=4, data_dir=os.fspath(tmp_path)):
         source = catalog.load("celeb_a", "train", image_size=16, data_dir=str(tmp_path))
         assert len(source.attribute_names) == 40
-        config = runner.RunConfig(dataset="celeb_a", image_size=16, model_kwargs={
-            "attribute_names": ["Smiling", "Male", "Eyeglasses"], "latent_dim": 3,
-            "base_filters": 4, "encoder_hidden": 6, "likelihood": "gaussian"})
-        model = cvae_task.build_model(config, source)
+        config = cvae_task.CVAEConfig(
+            dataset="celeb_a", image_size=16, attributes=("Smiling", "Male", "Eyeglasses"),
+            latent_dim=3, base_filters=4, encoder_hidden=6, likelihood="gaussian")
+        model = cvae_task.CVAETask(config).build_model(source)
         assert model.image_shape == (16, 16, 3)
         assert model.attribute_names == ("Eyeglasses", "Male", "Smiling")  # The data's order.
         batch = next(iter(pipeline.make_dataset(source, 4, "dequantized", training=False,
@@ -288,4 +286,4 @@ def test_celeb_a_attributes_are_picked_by_name_and_mnist_has_none(tmp_path, monk
         mnist = catalog.load("mnist", "train", data_dir=str(tmp_path))
         with pytest.raises(ValueError, match="dataset 'mnist' has no attribute labels; use "
                                              "shapes, digits or celeb_a"):
-            cvae_task.build_model(runner.RunConfig(dataset="mnist"), mnist)
+            cvae_task.CVAETask(cvae_task.CVAEConfig(dataset="mnist")).build_model(mnist)

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 
 import keras
 import numpy as np
@@ -21,7 +20,7 @@ from zoo.data.source import Source
 from zoo.models.dcign import DCIGN
 from zoo.metrics import disentanglement
 from zoo.tasks import dcign as dcign_task
-from zoo.train import runner
+from zoo.train import task
 
 RNG = np.random.default_rng(2)
 GROUPS = [("scale", 1), ("rotation", 2), ("position_x", 1)]
@@ -308,7 +307,7 @@ def test_fit_on_shape_factor_batches_and_on_plain_images():
 
 
 def _config(batch_size=16, seed=0, dataset="shapes"):
-    return runner.RunConfig(dataset=dataset, global_batch_size=batch_size, seed=seed)
+    return task.RunConfig(dataset=dataset, global_batch_size=batch_size, seed=seed)
 
 
 def _varying(batch, num_factors, minibatches=1):
@@ -447,7 +446,7 @@ import keras
 import numpy as np
 from zoo.data import factor_batches, shapes
 from zoo.models.dcign import DCIGN
-from zoo.train import runner
+from zoo.train import task
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
 out = {}
@@ -459,7 +458,7 @@ for name, strategy in (("one", tf.distribute.OneDeviceStrategy(devices[0])),
                       dataset_factor_names=shapes.FACTOR_NAMES, base_filters=4, seed=5,
                       invariance_strength=2.0, clamp_to=sys.argv[1])
         model.compile(optimizer=keras.optimizers.SGD(0.1))  # Adam would magnify rounding.
-    data = factor_batches.train_data(runner.RunConfig(global_batch_size=8, seed=1), model,
+    data = factor_batches.train_data(task.RunConfig(global_batch_size=8, seed=1), model,
                                      shapes.load("test", 16, 10), "binary")
     model.fit(data, steps_per_epoch=4, epochs=1, verbose=0)
     out[name] = [v.numpy().ravel().tolist() for v in model.trainable_variables]
@@ -523,11 +522,10 @@ def test_mirrored_training_equals_one_device_with_each_batch_across_replicas():
 
 def test_every_replica_must_get_whole_minibatches(tmp_path):
     """24 examples in 8 minibatches split over 2 replicas would cut a minibatch in half."""
-    config = runner.RunConfig(dataset="shapes", global_batch_size=24,
-                              model_dir=str(tmp_path), model_kwargs=dict(minibatches=8))
-    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    del tmp_path
     with pytest.raises(ValueError, match=r"multiple of minibatches × replicas = 8 × 2 = 16"):
-        dcign_task.run(config, strategy=two_replicas)
+        dcign_task.require_whole_minibatches(24, 8, 2)
+    dcign_task.require_whole_minibatches(32, 8, 2)
 
 
 # -- Saving and export ------------------------------------------------------------

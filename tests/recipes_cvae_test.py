@@ -37,8 +37,8 @@ def test_the_default_run_is_digits_and_the_judge_reports_sane_numbers(tmp_path):
         assert os.path.exists(os.path.join(model_dir, path)), path
     assert {"train", "validation", "images"} <= set(os.listdir(os.path.join(model_dir, "logs")))
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    assert config["dataset"] == "digits" and config["model_kwargs"]["likelihood"] == "bernoulli"
-    assert config["model_kwargs"]["attribute_names"] is None
+    assert config["dataset"] == "digits" and config["likelihood"] == "bernoulli"
+    assert config["attributes"] == ["all"] and config["task"] == "cvae"
     results = json.load(open(os.path.join(model_dir, "results.json")))
     digit_names = [str(digit) for digit in range(10)]
     assert results["attribute_names"] == digit_names
@@ -84,7 +84,7 @@ def test_a_shapes_subset_run_works(tmp_path):
     assert results["attribute_groups"] == [["circle"], ["red"], ["large"]]
     assert 0 <= results["attribute_chance"] <= 1 and np.isfinite(results["elbo"])
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    assert config["model_kwargs"]["attribute_names"] == ["circle", "red", "large"]
+    assert config["attributes"] == ["circle", "red", "large"]
     grid = np.asarray(Image.open(os.path.join(model_dir, "samples/samples_by_attribute.png")))
     assert grid.shape[:2] == (8 * 17 + 1, 8 * 17 + 1)
 
@@ -92,7 +92,7 @@ def test_a_shapes_subset_run_works(tmp_path):
 def test_bad_flags_fail_in_one_clear_line():
     result = _recipe("--attributes=circle,all", timeout=120)
     assert result.returncode != 0
-    assert "--attributes must be 'all' or a comma-separated list" in result.stderr
+    assert "error: attributes=circle,all must be 'all' or a comma-separated list" in result.stderr
     assert "Traceback" not in result.stderr
 
 

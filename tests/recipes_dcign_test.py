@@ -29,7 +29,7 @@ def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):
     out = result.stdout
     assert "named factors (scale, position_x)" in out and "plain VAE" in out
     assert "test ELBO:" in out and "VAE best r" in out and "dci disentanglement" in out
-    for path in ("config.json", "results.json", "comparison.json", "history.csv",
+    for path in ("config.json", "results.json", "history.csv",
                  "checkpoints/state.json", "samples/reconstructions.png",
                  "samples/traversals.png", "traversals/traversal_0.png",
                  "export/1/saved_model.pb", "vae_baseline/export/1/saved_model.pb",
@@ -39,8 +39,8 @@ def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):
     # A traversal figure: one row per named factor, the input then 9 values.
     figure = np.asarray(Image.open(os.path.join(model_dir, "traversals", "traversal_0.png")))
     assert figure.shape[:2] == (1 + 2 * 17, 1 + 10 * 17)
-    comparison = json.load(open(os.path.join(model_dir, "comparison.json")))
-    ours, vae = comparison["dcign"], comparison["vae"]
+    ours = json.load(open(os.path.join(model_dir, "results.json")))
+    vae = ours["baselines"]["vae"]
     assert ours["latent_dim"] == vae["latent_dim"] == 5
     assert set(ours["factor_correlations"]) == {"scale", "position_x"}
     for scores in (ours, vae):
@@ -49,8 +49,8 @@ def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):
             assert 0 <= scores[key] <= 1, (key, scores[key])
     assert ours["named_factors"] == vae["named_factors"] == ["scale", "position_x"]
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    assert config["model_kwargs"]["factor_groups"] == [["scale", 1], ["position_x", 2]]
-    assert config["model_kwargs"]["minibatches"] == 2
+    assert config["factors"] == ["scale", "position_x:2"]
+    assert config["minibatches"] == 2
     again = _recipe(f"--model_dir={model_dir}", *_TINY[1:], "--epochs=3", "--compare_vae=false",
                     "--strategy=one_device")
     assert again.returncode == 0, again.stderr[-3000:]

@@ -36,7 +36,7 @@ def test_a_shapes_run_reports_the_gate_and_resumes(tmp_path):
     assert results["gate_supervision_weight"] == 10.0
     assert results["background_change_when_zF_changes"] >= 0
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    assert config["model_kwargs"]["foreground_dim"] == 3 and config["strategy"] == "mirrored"
+    assert config["foreground_dim"] == 3 and config["strategy"] == "mirrored"
     # Running again with one more epoch resumes (and reuses the cached classifier).
     again = _recipe(f"--model_dir={model_dir}", "--strategy=mirrored", *_TINY[1:], "--epochs=2")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -47,5 +47,5 @@ def test_a_shapes_run_reports_the_gate_and_resumes(tmp_path):
 def test_bad_gate_flags_fail_in_one_clear_line():
     result = _recipe("--gate_supervision_weight=-1", timeout=120)
     assert result.returncode != 0
-    assert "--gate_supervision_weight must be >= 0" in result.stderr
+    assert "error: gate_supervision_weight must be a finite number >= 0" in result.stderr
     assert "Traceback" not in result.stderr

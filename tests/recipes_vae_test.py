@@ -48,7 +48,7 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     results = json.load(open(os.path.join(model_dir, "results.json")))
     assert results["log_likelihood"] < 0 and results["bits_per_dim"] > 0
     config = json.load(open(os.path.join(model_dir, "config.json")))
-    assert config["model_kwargs"]["latent_dim"] == 4 and config["global_batch_size"] == 16
+    assert config["latent_dim"] == 4 and config["global_batch_size"] == 16
     # Running again with more epochs resumes where the first run stopped.
     again = _recipe(f"--model_dir={model_dir}", *_TINY[1:], "--epochs=3")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -95,20 +95,22 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("flag,message", [
-    ("--latent_dim=0", "--latent_dim must be positive"),
+    ("--latent_dim=0", "error: latent_dim must be a positive int; got 0."),
     ("--likelihood=poisson", "value should be one of"),
     ("--strategy=gpus", "value should be one of"),
-    ("--batch_size=-4", "--batch_size must be a positive number"),
-    ("--beta=inf", "--beta must be finite and >= 0"),
-    ("--beta=nan", "--beta must be finite and >= 0"),
-    ("--fixed_scale=inf", "--fixed_scale must be positive and finite"),
-    ("--learning_rate=inf", "--learning_rate must be a positive number"),
+    ("--batch_size=-4", "error: batch_size must be a positive int; got -4."),
+    ("--beta=inf", "error: beta must be a finite number >= 0; got inf."),
+    ("--beta=nan", "error: beta must be a finite number >= 0; got nan."),
+    ("--fixed_scale=inf", "error: fixed_scale must be a finite number > 0; got inf."),
+    ("--learning_rate=inf", "error: learning_rate must be a finite number > 0; got inf."),
+    ("--dataset=folder:", "error: dataset='folder:' names no dataset"),
 ])
-def test_bad_flags_fail_in_one_clear_line(flag, message):
-    result = _recipe(flag, timeout=120)
+def test_bad_flags_fail_in_one_clear_line(flag, message, tmp_path):
+    result = _recipe(flag, f"--model_dir={tmp_path}", *_TINY, timeout=120)
     assert result.returncode != 0
-    assert message in result.stderr and flag.split("=")[0] in result.stderr
+    assert message in result.stderr and flag.split("=")[0][2:] in result.stderr
     assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "checkpoints")
 
 
 def test_a_tfds_dataset_that_is_not_here_fails_in_one_line(tmp_path):

@@ -26,22 +26,26 @@ from zoo.train import runner
 def _config(model_dir, **overrides):
     kwargs = dict(dataset="digits", image_size=8, global_batch_size=8, epochs=1,
                   steps_per_epoch=1, eval_batches=1, model_dir=str(model_dir), verbose=0,
-                  learning_rate=1e-3,
-                  model_kwargs=dict(latent_dim=2, network="mlp"),
-                  eval_kwargs=dict(importance_samples=2))
+                  learning_rate=1e-3, latent_dim=2, network="mlp", importance_samples=2)
     kwargs.update(overrides)
-    return runner.RunConfig(**kwargs)
+    return vae_task.VAEConfig(**kwargs)
+
+
+def _vae(model_dir, **overrides):
+    return vae_task.VAETask(_config(model_dir, **overrides))
 
 
 def _keeping_model(task):
     """`task` whose built model is kept in the returned dict's "model"."""
     kept = {}
+    build = task.build_model
 
-    def build(config, source):
-        kept["model"] = task.build_model(config, source)
+    def keep(source):
+        kept["model"] = build(source)
         return kept["model"]
 
-    return runner.Task(**{**task.__dict__, "build_model": build}), kept
+    task.build_model = keep
+    return task, kept
 
 
 def _history_epochs(model_dir):
@@ -64,7 +68,7 @@ def _cheap_export(monkeypatch):
 def _trained(tmp_path_factory):
     """A model directory of 3 trained epochs (3 kept checkpoints), copied by the tests."""
     model_dir = tmp_path_factory.mktemp("trained")
-    runner.run(vae_task.TASK, _config(model_dir, epochs=3))
+    runner.run(_vae(model_dir, epochs=3))
     assert not os.path.exists(model_dir / zoo_lock.LOCK_FILE)  # Released at the end.
     return model_dir
 
@@ -78,25 +82,27 @@ def _copy(trained, tmp_path):
 
 def test_a_new_learning_rate_applies_on_resume(_trained, tmp_path):
     model_dir = _copy(_trained, tmp_path)  # Trained with learning_rate=1e-3.
-    task, kept = _keeping_model(vae_task.TASK)
-    runner.run(task, _config(model_dir, learning_rate=1e-5, epochs=4))
+    task, kept = _keeping_model(_vae(model_dir, learning_rate=1e-5, epochs=4))
+    runner.run(task)
     assert float(kept["model"].optimizer.learning_rate) == pytest.approx(1e-5)
     assert int(kept["model"].optimizer.iterations) == 4  # Resumed: 3 steps + 1 step.
     assert json.load(open(model_dir / "config.json"))["learning_rate"] == 1e-5
 
 
 def test_both_gan_learning_rates_apply_on_resume(tmp_path):
-    def config(**overrides):
-        base = _config(tmp_path, model_kwargs=dict(latent_dim=2, base_filters=4, ema_decay=0.0),
-                       eval_kwargs=dict(fid_samples=8, classifier_epochs=1,
-                                        classifier_examples=16))
-        return dcgan_task.GANRunConfig(**{**base.__dict__, **overrides})
+    class Unjudged(dcgan_task.DCGANTask):
+        def evaluate(self, model, data):
+            return {}
 
-    unjudged = runner.Task(**{**dcgan_task.TASK.__dict__,
-                              "evaluate": lambda model, data, config: {}})
-    runner.run(unjudged, config(d_learning_rate=1e-3, g_learning_rate=2e-3))
-    task, kept = _keeping_model(unjudged)
-    runner.run(task, config(d_learning_rate=3e-5, g_learning_rate=4e-5, epochs=2))
+    def task(**overrides):
+        settings = dict(dataset="digits", image_size=8, global_batch_size=8, epochs=1,
+                        steps_per_epoch=1, eval_batches=1, model_dir=str(tmp_path), verbose=0,
+                        latent_dim=2, base_filters=4, ema_decay=0.0)
+        return Unjudged(dcgan_task.DCGANConfig(**{**settings, **overrides}))
+
+    runner.run(task(d_learning_rate=1e-3, g_learning_rate=2e-3))
+    resumed, kept = _keeping_model(task(d_learning_rate=3e-5, g_learning_rate=4e-5, epochs=2))
+    runner.run(resumed)
     model = kept["model"]
     assert float(model.d_optimizer.learning_rate) == pytest.approx(3e-5)
     assert float(model.g_optimizer.learning_rate) == pytest.approx(4e-5)
@@ -108,15 +114,14 @@ def test_changing_the_model_on_resume_is_refused_before_config_json_changes(
     model_dir = _copy(_trained, tmp_path)
     before = open(model_dir / "config.json").read()
     for change, flag, old, new in [
-            (dict(model_kwargs=dict(latent_dim=3, network="mlp")), "--latent_dim", "2", "3"),
-            (dict(model_kwargs=dict(latent_dim=2, network="conv")), "--network", "mlp", "conv"),
-            (dict(model_kwargs=dict(latent_dim=2, network="mlp", beta=2.0)), "--beta", "unset",
-             "2.0"),
+            (dict(latent_dim=3), "--latent_dim", "2", "3"),
+            (dict(network="conv"), "--network", "mlp", "conv"),
+            (dict(beta=2.0), "--beta", "1.0", "2.0"),
             (dict(image_size=12), "--image_size", "8", "12"),
             (dict(dataset="shapes"), "--dataset", "digits", "shapes"),
             (dict(epochs=2), "--epochs", "3", "2")]:
         with pytest.raises(ValueError) as error:
-            runner.run(vae_task.TASK, _config(model_dir, **change))
+            runner.run(_vae(model_dir, **change))
         message = str(error.value)
         assert f"{flag}={new}" in message and old in message, message
         assert str(model_dir) in message and "\n" not in message
@@ -140,13 +145,13 @@ def test_a_kill_at_an_epoch_end_leaves_one_history_row_per_epoch(
 
     monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", killed_in_epoch_four)
     with pytest.raises(_Killed):
-        runner.run(vae_task.TASK, _config(model_dir, epochs=5))
+        runner.run(_vae(model_dir, epochs=5))
     state = json.load(open(model_dir / "checkpoints" / "state.json"))
     assert state["epoch"] == (4 if after_checkpoint else 3)
     assert _history_epochs(model_dir) == [0, 1, 2, 3]  # The row comes first.
     assert not os.path.exists(model_dir / zoo_lock.LOCK_FILE)  # Released on the way out.
     monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", save)
-    runner.run(vae_task.TASK, _config(model_dir, epochs=5))
+    runner.run(_vae(model_dir, epochs=5))
     assert _history_epochs(model_dir) == [0, 1, 2, 3, 4]
 
 
@@ -169,8 +174,8 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_newest_readable(
     latest.write_bytes(latest.read_bytes()[:1000])
     checkpoint = zoo_callbacks.ResumableCheckpoint(str(model_dir / "checkpoints"))
     with caplog.at_level(logging.WARNING):
-        task, kept = _keeping_model(vae_task.TASK)
-        runner.run(task, _config(model_dir, epochs=4))
+        task, kept = _keeping_model(_vae(model_dir, epochs=4))
+        runner.run(task)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(str(latest) in w and "epoch-0002.weights.h5" in w for w in warnings), warnings
     assert int(kept["model"].optimizer.iterations) == 2 + 2  # From epoch 2, then 3 and 4.
@@ -184,7 +189,7 @@ def test_an_empty_or_corrupt_state_json_is_named(_trained, tmp_path):
     for text in ("", "{not json", '{"epoch": 2}'):
         state.write_text(text)
         with pytest.raises(ValueError, match="state.json is empty or corrupt") as error:
-            runner.run(vae_task.TASK, _config(model_dir, epochs=4))
+            runner.run(_vae(model_dir, epochs=4))
         assert str(state) in str(error.value) and "\n" not in str(error.value)
 
 
@@ -193,7 +198,7 @@ def test_an_empty_or_corrupt_state_json_is_named(_trained, tmp_path):
 def test_a_second_run_on_a_locked_model_dir_is_refused(tmp_path):
     with zoo_lock.ModelDirLock(str(tmp_path)):
         with pytest.raises(zoo_lock.ModelDirLocked) as error:
-            runner.run(vae_task.TASK, _config(tmp_path))
+            runner.run(_vae(tmp_path))
     message = str(error.value)
     assert str(tmp_path) in message and f"pid {os.getpid()}" in message
     assert socket.gethostname() in message
@@ -232,7 +237,7 @@ def test_output_folders_that_cannot_be_written_are_refused_before_training(tmp_p
              (tmp_path / "ok", "/proc/zoo", "--export_dir=/proc/zoo cannot be created")]
     for model_dir, export_dir, start in cases:
         with pytest.raises(ValueError) as error:
-            runner.run(vae_task.TASK, _config(model_dir, export_dir=export_dir))
+            runner.run(_vae(model_dir, export_dir=export_dir))
         assert str(error.value).startswith(start) and "\n" not in str(error.value), error.value
     assert not os.path.exists(tmp_path / "ok" / "checkpoints")
 
@@ -244,7 +249,7 @@ def test_a_read_only_model_dir_is_refused(tmp_path):
     folder.chmod(0o500)
     try:
         with pytest.raises(ValueError, match="is not writable"):
-            runner.run(vae_task.TASK, _config(folder))
+            runner.run(_vae(folder))
     finally:
         folder.chmod(0o700)
 
@@ -262,7 +267,7 @@ def test_a_failed_export_keeps_results_json_and_names_the_export_dir(
     os.remove(model_dir / "results.json")
     monkeypatch.setattr(zoo_export, "export_saved_model", full_disk)
     with pytest.raises(runner.OutputError) as error:
-        runner.run(vae_task.TASK, _config(model_dir, epochs=3))  # Evaluates, exports.
+        runner.run(_vae(model_dir, epochs=3))  # Evaluates, exports.
     message = str(error.value)
     assert message.startswith(f"cannot write {model_dir / 'export'}: ") and "\n" not in message
     assert ("No space left" in message) or ("disk full" in message)
@@ -276,4 +281,4 @@ def test_a_full_disk_while_checkpointing_names_the_model_dir(tmp_path, monkeypat
 
     monkeypatch.setattr(keras.Model, "save_weights", full_disk)
     with pytest.raises(runner.OutputError, match=f"cannot write {tmp_path}: No space left"):
-        runner.run(vae_task.TASK, _config(tmp_path))
+        runner.run(_vae(tmp_path))

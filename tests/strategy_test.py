@@ -352,14 +352,15 @@ def _worker_main(recipe, argv):
     models = []
     run = runner.run
 
-    def run_and_keep(task, config, strategy=None):
+    def run_and_keep(task, strategy=None):
         build = task.build_model
 
-        def build_and_keep(cfg, source):
-            models.append(build(cfg, source))
+        def build_and_keep(source):
+            models.append(build(source))
             return models[-1]
 
-        return run(dataclasses.replace(task, build_model=build_and_keep), config, strategy)
+        task.build_model = build_and_keep
+        return run(task, strategy)
 
     runner.run = run_and_keep
     sys.argv = [recipe] + argv

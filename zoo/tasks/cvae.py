@@ -27,33 +27,35 @@ reports, on the held-out split:
   occluded image, and `MODEL_DIR/samples/completion.png` (per example:
   occluded input, its reconstruction, the completion, the original).
 
-Dataset attributes: `model_kwargs["attribute_names"]` selects a subset of
-the dataset's attributes by name (None: all of them).
+Dataset attributes: the `attributes` setting selects a subset of the
+dataset's attributes by name (("all",): all of them).
 
 References:
     Yan, Yang, Sohn & Lee (2016), Attribute2Image, ECCV.
 """
 
+import dataclasses
 import math
 import os
+from typing import Tuple
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from zoo.models import cvae
+from zoo import checks
 from zoo import images as zoo_images
-from zoo.data import pipeline
 from zoo.data import catalog
+from zoo.data import pipeline
 from zoo.metrics import attributes as attribute_metrics
 from zoo.metrics import likelihood
+from zoo.models import cvae
 from zoo.tasks import vae as vae_task
-from zoo.train import runner
+from zoo.train import task
 
-__all__ = ["TASK", "JUDGE_ENCODING", "attribute_selection", "build_model", "compile_model",
-           "real_arrays", "load_arrays", "in_batches", "centre_occlusion",
-           "attribute_classifier", "evaluate_likelihood", "evaluate_attributes",
-           "manipulation_targets", "evaluate_completion", "evaluate"]
+__all__ = ["AttributeConfig", "CVAEConfig", "CVAETask", "JUDGE_ENCODING",
+           "attribute_selection", "real_arrays", "load_arrays", "in_batches",
+           "centre_occlusion", "attribute_classifier", "evaluate_likelihood",
+           "evaluate_attributes", "manipulation_targets", "evaluate_completion", "evaluate",
+           "report"]
 
 _CLASSIFIER_FILE = "attribute_classifier.keras"
 
@@ -61,6 +63,48 @@ _CLASSIFIER_FILE = "attribute_classifier.keras"
 # Binarized (or dequantized) copies would judge the ceiling and chance on images
 # unlike those the classifier was trained on.
 JUDGE_ENCODING = "discrete"
+
+
+@dataclasses.dataclass
+class AttributeConfig(vae_task.VAEFamilyConfig):
+    """The settings the CVAE and the disCVAE share: attributes and their evaluation."""
+    attributes: Tuple[str, ...] = task.setting(
+        ("all",), "Attributes to condition on: 'all', or a comma-separated list of the "
+        "dataset's attribute names (shapes: circle,square,triangle,red,green,blue,large; "
+        "digits: 0..9; celeb_a: its 40, e.g. Male,Smiling).", model=True)
+    encoder_hidden: int = task.setting(256, "Width of the encoder's image features.",
+                                       model=True)
+    importance_samples: int = task.setting(
+        100, "K of the importance-weighted log-likelihood estimate (0: skip).",
+        check=checks.non_negative_int)
+    importance_examples: int = task.setting(
+        256, "Test images the importance-weighted estimate is computed on.",
+        check=checks.positive_int)
+    attribute_examples: int = task.setting(
+        1000, "Test attribute vectors to generate images from and judge.",
+        check=checks.positive_int)
+    classifier_examples: int = task.setting(
+        10_000, "Real training images the attribute classifier learns from.",
+        check=checks.positive_int)
+    classifier_epochs: int = task.setting(5, "Epochs of the attribute classifier.",
+                                          check=checks.positive_int)
+    completion_steps: int = task.setting(100, "Adam steps on z for image completion.",
+                                         check=checks.non_negative_int)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.attributes or not all(self.attributes) or (
+                "all" in self.attributes and self.attributes != ("all",)):
+            raise ValueError(f"attributes={','.join(self.attributes)} must be 'all' or a "
+                             "comma-separated list of attribute names.")
+
+
+@dataclasses.dataclass
+class CVAEConfig(AttributeConfig):
+    """A CVAE run: `python -m recipes.cvae`."""
+    model_dir: str = "runs/cvae"
+    epochs: int = 50
+    latent_dim: int = task.setting(16, "Size of z.", model=True)
 
 
 def attribute_selection(config, source):
@@ -73,8 +117,8 @@ def attribute_selection(config, source):
         raise ValueError(f"dataset {config.dataset!r} has no attribute labels; use shapes, "
                          "digits or celeb_a")
     available = tuple(source.attribute_names)
-    requested = config.model_kwargs.get("attribute_names")
-    if not requested:
+    requested = config.attributes
+    if requested == ("all",):
         return available
     unknown = [name for name in requested if name not in available]
     if unknown:
@@ -83,19 +127,13 @@ def attribute_selection(config, source):
     return tuple(name for name in available if name in requested)
 
 
-def build_model(config, source, model_class=cvae.CVAE):
-    """A `model_class` (CVAE or a variant) for the source's (selected) attributes."""
+def attribute_arguments(config, source):
+    """The keyword arguments of a CVAE-family model for the source's (selected) attributes."""
     names = attribute_selection(config, source)
-    kwargs = {key: value for key, value in config.model_kwargs.items()
-              if key != "attribute_names"}
-    return model_class(vae_task.image_shape(config, source), attribute_dim=len(names),
-                       attribute_names=names, data_attribute_names=source.attribute_names,
-                       seed=config.seed, **kwargs)
-
-
-def compile_model(model, config):
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  jit_compile=config.jit_compile)
+    return dict(attribute_dim=len(names), attribute_names=names,
+                data_attribute_names=source.attribute_names,
+                encoder_hidden=config.encoder_hidden, seed=config.seed,
+                **vae_task.vae_arguments(config))
 
 
 def real_arrays(model, dataset, max_examples, keys=("image", "attributes")):
@@ -139,30 +177,27 @@ def load_arrays(config, model, split, max_examples, keys=("image", "attributes")
 def attribute_classifier(model, config):
     """An attribute classifier trained on real training images (cached in the model dir).
 
-    `config.eval_kwargs`: `classifier_examples` (default 10,000) and
-    `classifier_epochs` (default 5).
+    `config`: `classifier_examples` and `classifier_epochs`.
     """
-    kwargs = config.eval_kwargs
-    train = load_arrays(config, model, "train", kwargs.get("classifier_examples", 10_000),
+    train = load_arrays(config, model, "train", config.classifier_examples,
                         encoding=JUDGE_ENCODING)
     path = os.path.join(config.model_dir, _CLASSIFIER_FILE) if config.model_dir else None
     return attribute_metrics.load_or_train_classifier(
         path, train["image"], train["attributes"], seed=config.seed,
-        epochs=kwargs.get("classifier_epochs", 5))
+        epochs=config.classifier_epochs)
 
 
 def evaluate_likelihood(model, dataset, config):
     """The ELBO on every test batch; the importance-weighted bound on the first examples.
 
-    `config.eval_kwargs`: `importance_samples` K (default 100; 0 skips the
-    bound) and `importance_examples` (default 256).
+    `config`: `importance_samples` K (0 skips the bound) and
+    `importance_examples`.
     """
-    samples = config.eval_kwargs.get("importance_samples", 100)
+    samples = config.importance_samples
     results = likelihood.evaluate_likelihood(model, dataset, num_samples=0,
                                              max_batches=config.eval_batches, seed=config.seed)
     if samples:
-        batches = math.ceil(config.eval_kwargs.get("importance_examples", 256)
-                            / config.global_batch_size)
+        batches = math.ceil(config.importance_examples / config.global_batch_size)
         if config.eval_batches is not None:
             batches = min(batches, config.eval_batches)
         bound = likelihood.evaluate_likelihood(model, dataset, num_samples=samples,
@@ -259,15 +294,13 @@ def evaluate_completion(model, real, config, count=64):
     Writes `MODEL_DIR/samples/completion.png` (columns: occluded input,
     reconstruction of it, completion, original) for the first 8 images.
     """
-    kwargs = config.eval_kwargs
-    count = min(kwargs.get("completion_examples", count), len(real["image"]))
+    count = min(count, len(real["image"]))
     images = real["image"][:count].astype(np.float32)
     attributes = real["attributes"][:count]
     known = centre_occlusion(model.image_shape, count)
     occluded = images * known + 0.5 * (1.0 - known)
     completed = model.complete(occluded, attributes, known,
-                               steps=kwargs.get("completion_steps", 100),
-                               learning_rate=kwargs.get("completion_learning_rate", 0.05)).numpy()
+                               steps=config.completion_steps).numpy()
     reconstructed = model.reconstruct(occluded, attributes).numpy()
     hole = np.broadcast_to(1.0 - known, images.shape)
 
@@ -287,7 +320,7 @@ def evaluate_completion(model, real, config, count=64):
 def evaluate(model, dataset, config):
     """Likelihood, attribute accuracy, manipulation and completion of a CVAE."""
     results = evaluate_likelihood(model, dataset, config)
-    real = real_arrays(model, dataset, config.eval_kwargs.get("attribute_examples", 1000))
+    real = real_arrays(model, dataset, config.attribute_examples)
     judged = load_arrays(config, model, "test", len(real["image"]), encoding=JUDGE_ENCODING)
     if not np.array_equal(judged["attributes"], real["attributes"]):
         raise ValueError("the test split's pixel / 255 copy is not in the evaluation "
@@ -301,6 +334,32 @@ def evaluate(model, dataset, config):
     return results
 
 
-TASK = runner.Task(name="cvae", build_model=build_model, compile_model=compile_model,
-                   encoding=lambda model: model.likelihood.data_encoding,
-                   evaluate=evaluate, keys=("image", "attributes"))
+def report(results):
+    """The lines every Attribute2Image run ends with."""
+    return likelihood.report_lines(results, given="y") + [
+        f"attribute accuracy of generated images: {results['attribute_accuracy']:.3f} "
+        f"(all attributes right; chance {results['attribute_chance']:.3f}, real test "
+        f"images {results['classifier_accuracy_on_real']:.3f}); per attribute "
+        f"{results['attribute_mean_accuracy']:.3f} (chance "
+        f"{results['attribute_chance_mean_accuracy']:.3f}); "
+        f"{results['attribute_examples']} images",
+        f"attribute manipulation accuracy: {results['manipulation_accuracy']:.3f}",
+        f"completion of an occluded centre: squared error {results['completion_mse']:.4f} "
+        f"(plain reconstruction {results['completion_mse_reconstruction']:.4f})"]
+
+
+class CVAETask(task.Task):
+    """A `zoo.CVAE` on {image, attributes}, judged as in Attribute2Image."""
+    name = "cvae"
+    config_class = CVAEConfig
+    keys = ("image", "attributes")
+
+    def build_model(self, source):
+        return cvae.CVAE(self.image_shape(source), latent_dim=self.config.latent_dim,
+                         **attribute_arguments(self.config, source))
+
+    def evaluate(self, model, data):
+        return evaluate(model, data.test_batches, self.config)
+
+    def report(self, results):
+        return report(results)

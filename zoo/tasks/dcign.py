@@ -1,7 +1,7 @@
 """DC-IGN's task: build it, feed it one-factor batches, judge its inverse graphics.
 
-`TASK` trains a `zoo.DCIGN` on clamped one-factor batches (the runner's
-`train_data` hook, `zoo.data.factor_batches.train_data`). Its evaluation
+`DCIGNTask` trains a `zoo.DCIGN` on clamped one-factor batches
+(`zoo.data.factor_batches.train_data`). Its evaluation
 reports, on the held-out split:
 
 - the test ELBO and importance-weighted log p(x) (`zoo.metrics.likelihood`);
@@ -20,11 +20,11 @@ reports, on the held-out split:
   one row per named factor: the input image, then the image re-rendered
   with that factor's latent swept over its held-out range.
 
-`run(config, compare_vae=True)` trains DC-IGN and then a plain `zoo.VAE` of
-the same size (same networks, latent size, likelihood, steps, batch size,
-optimizer and seed) on ordinary shuffled batches of the same training
-split, in `MODEL_DIR/vae_baseline`, evaluated the same way against DC-IGN's
-named factors; `comparison.json` holds both.
+With `compare_vae` (the default) the runner then trains its baseline, a
+plain `zoo.VAE` of the same size (same networks, latent size, likelihood,
+steps, batch size, optimizer and seed) on ordinary shuffled batches of the
+same training split, in `MODEL_DIR/vae_baseline`, evaluated the same way
+against DC-IGN's named factors; `results.json` holds both.
 
 References:
     Kulkarni et al. (2015), Deep Convolutional Inverse Graphics Network.
@@ -34,28 +34,79 @@ References:
 """
 
 import dataclasses
-import json
 import os
+from typing import Tuple
 
-import keras
 import numpy as np
 
-from zoo.models import dcign
+from zoo import checks
+from zoo import clamping
 from zoo import images as zoo_images
-from zoo.models import vae
 from zoo.data import factor_batches
 from zoo.metrics import disentanglement
 from zoo.metrics import likelihood
+from zoo.models import dcign
+from zoo.models import vae
 from zoo.tasks import vae as vae_task
-from zoo.train import runner
-from zoo.train import strategy as zoo_strategy
+from zoo.train import task
 
-__all__ = ["TASK", "intrinsic_factors", "default_factor_groups", "build_model",
-           "encode_held_out", "evaluate_disentanglement", "write_traversals", "evaluate",
-           "baseline_task", "run"]
+__all__ = ["DCIGNConfig", "DCIGNTask", "VAEBaselineTask", "intrinsic_factors",
+           "default_factor_groups", "require_whole_minibatches", "encode_held_out", "evaluate_disentanglement",
+           "write_traversals", "report"]
 
-_DCIGN_ONLY_KWARGS = ("factor_groups", "intrinsic_dim", "clamp", "clamp_to",
-                      "invariance_strength", "intrinsic_ratio", "minibatches")
+
+@dataclasses.dataclass
+class DCIGNConfig(vae_task.VAEFamilyConfig):
+    """A DC-IGN run: `python -m recipes.dcign`."""
+    model_dir: str = "runs/dcign"
+    dataset: str = "shapes"
+    epochs: int = 6
+    steps_per_epoch: int = 250
+    likelihood: str = "gaussian_fixed"
+    factors: Tuple[str, ...] = task.setting(
+        (), "Named factor groups, in latent order: NAME or NAME:SIZE, e.g. scale,rotation:2. "
+        "Default: every factor of the data but the intrinsic ones (shapes: scale, "
+        "position_x, position_y; dsprites: all but shape; smallnorb: elevation, azimuth, "
+        "lighting).", model=True)
+    factor_dim: int = task.setting(1, "Size of each factor group given without :SIZE.",
+                                   model=True, check=checks.positive_int)
+    intrinsic_dim: int = task.setting(
+        8, "Size of the intrinsic group (shape, colour, identity).", model=True)
+    clamp: bool = task.setting(True, "Clamp the inactive groups on one-factor batches "
+                               "(false: the same batches, unclamped).", model=True)
+    clamp_to: str = task.setting(
+        "mean", "mean: the batch mean (paper); first: the batch's first sample (authors' "
+        "code).", model=True, choices=tuple(clamping.CLAMP_TARGETS))
+    invariance_strength: float = task.setting(
+        1.0, "Weight (nats per example of the global batch, at every --minibatches) of the "
+        "pull of clamped outputs toward their minibatch's statistic; 0: no gradient to "
+        "clamped units (authors' code default).", model=True)
+    intrinsic_ratio: float = task.setting(
+        3.0, "How often intrinsic batches are drawn relative to one named factor's (the "
+        "paper: about 10 for faces).", model=True)
+    minibatches: int = task.setting(
+        8, "One-factor minibatches per global batch, each clamped to its own batch mean (1: "
+        "the whole batch is one, as in the paper; more: one step averages several of the "
+        "paper's steps and sees more scenes).", model=True)
+    importance_samples: int = task.setting(
+        20, "K of the importance-weighted log-likelihood estimate at the end.",
+        check=checks.positive_int)
+    disentanglement_examples: int = task.setting(
+        10_000, "Held-out images for the correlations and MIG (at most).",
+        check=checks.positive_int)
+    compare_vae: bool = task.setting(
+        True, "Also train a plain VAE of the same size and budget, and compare.")
+
+    def factor_groups(self):
+        """[[name, size]] of `factors` (sizes default to `factor_dim`); [] for the defaults."""
+        groups = []
+        for text in self.factors:
+            name, _, size = text.partition(":")
+            if not name or (size and not (size.isdigit() and int(size) > 0)):
+                raise ValueError(f"factors entry {text!r} must be NAME or NAME:SIZE with a "
+                                 "positive SIZE, e.g. scale,rotation:2.")
+            groups.append([name, int(size) if size else self.factor_dim])
+        return groups
 
 
 def intrinsic_factors(dataset):
@@ -86,16 +137,6 @@ def _require_factors(config, source):
         raise ValueError(
             f"DC-IGN needs a dataset with known generative factors (shapes, dsprites, "
             f"shapes3d, smallnorb); {config.dataset!r} has none.")
-
-
-def build_model(config, source):
-    """A `zoo.DCIGN` for the source's factors; default groups: the non-intrinsic ones."""
-    _require_factors(config, source)
-    kwargs = dict(config.model_kwargs)
-    groups = kwargs.pop("factor_groups", None) or default_factor_groups(
-        config.dataset, source.factor_names)
-    return dcign.DCIGN(vae_task.image_shape(config, source), groups, seed=config.seed,
-                       dataset_factor_names=source.factor_names, **kwargs)
 
 
 def encode_held_out(model, dataset, max_examples=10_000):
@@ -190,103 +231,152 @@ def write_traversals(model, images, latents, directory, count=4, columns=9):
 def _likelihood(model, dataset, config):
     return likelihood.evaluate_likelihood(
         model, dataset, max_batches=config.eval_batches, seed=config.seed,
-        num_samples=config.eval_kwargs.get("importance_samples", 100),
-        dequantization_draws=config.eval_kwargs.get("dequantization_draws", 1))
+        num_samples=config.importance_samples)
 
 
-def evaluate(model, dataset, config):
-    """Likelihood, per-factor correlations, MIG, DCI and traversal figures of a DC-IGN."""
-    results = _likelihood(model, dataset, config)
-    latents, factors, images = encode_held_out(
-        model, dataset, config.eval_kwargs.get("disentanglement_examples", 10_000))
-    names = list(model.dataset_factor_names)
-    groups = {name: model.group_slices[name] for name, _ in model.factor_groups}
-    results.update(evaluate_disentanglement(latents, factors, names, list(groups), groups,
-                                            seed=config.seed))
-    results["traversals"] = write_traversals(
-        model, images, latents, os.path.join(config.model_dir, "traversals"))
-    results.update(latent_dim=model.latent_dim, factor_names=names,
-                   factor_groups=[list(group) for group in model.factor_groups])
-    return results
+def _number(value):
+    return "-" if value is None else f"{value:.3f}"
 
 
-def compile_model(model, config):
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  jit_compile=config.jit_compile)
+def _table(ours, vae_results):
+    """Per factor: DC-IGN's own-latent r, best single-latent r (both models), MIG gaps."""
+    header = ["factor", "DC-IGN r", "DC-IGN best r", "DC-IGN gap"]
+    if vae_results:
+        header += ["VAE best r", "VAE gap"]
+    rows = [header]
+    for name in ours["factor_names"]:
+        row = [name, _number(ours["factor_correlations"].get(name)),
+               _number(ours["best_latent_correlations"][name]),
+               _number(ours["mig_per_factor_all_factors"][name])]
+        if vae_results:
+            row += [_number(vae_results["best_latent_correlations"][name]),
+                    _number(vae_results["mig_per_factor_all_factors"][name])]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.rjust(width) if i else cell.ljust(width)
+                      for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
 
 
-TASK = runner.Task(name="dcign", build_model=build_model, compile_model=compile_model,
-                   encoding=lambda model: model.likelihood.data_encoding,
-                   evaluate=evaluate, keys=("image", "factors"),
-                   train_data=factor_batches.train_data)
+def _scores(models, suffix):
+    keys = ("mig", "dci_disentanglement", "dci_completeness")
+    return [f"  {label:<9} " + ", ".join(
+        f"{key.replace('_', ' ')} {_number(results.get(key + suffix))}" for key in keys)
+        for label, results in models]
 
 
-def baseline_task(factor_names, named_factors):
-    """A plain VAE on ordinary batches, evaluated like DC-IGN (no named groups)."""
-
-    def build(config, source):
-        _require_factors(config, source)
-        return vae.VAE(vae_task.image_shape(config, source), seed=config.seed,
-                       **config.model_kwargs)
-
-    def evaluate_baseline(model, dataset, config):
-        results = _likelihood(model, dataset, config)
-        latents, factors, _ = encode_held_out(
-            model, dataset, config.eval_kwargs.get("disentanglement_examples", 10_000))
-        results.update(evaluate_disentanglement(latents, factors, factor_names, named_factors,
-                                                seed=config.seed))
-        results.update(latent_dim=model.latent_dim, factor_names=list(factor_names))
-        return results
-
-    return runner.Task(name="vae_baseline", build_model=build, compile_model=compile_model,
-                       encoding=lambda model: model.likelihood.data_encoding,
-                       evaluate=evaluate_baseline, keys=("image", "factors"))
+def report(results):
+    """Likelihood, the per-factor table, MIG and DCI beside the plain VAE's, traversals."""
+    baseline = results.get("baselines", {}).get("vae")
+    models = [("DC-IGN", results)] + ([("plain VAE", baseline)] if baseline else [])
+    return (likelihood.report_lines(results)
+            + [f"inverse graphics on {results['num_held_out']} held-out images (r: "
+               "|correlation| of the factor's own latent group with the true factor; best r: "
+               "the best single latent; gap: the factor's normalised mutual information gap):"]
+            + _table(results, baseline)
+            + [f"disentanglement over all {results['latent_dim']} latents, named factors "
+               f"({', '.join(results['named_factors'])}):"]
+            + _scores(models, "")
+            + ["disentanglement over all latents, all factors:"]
+            + _scores(models, "_all_factors")
+            + [f"traversals (a row per factor): {', '.join(results['traversals'])}"])
 
 
-def _require_whole_minibatches(config, replicas):
+def require_whole_minibatches(global_batch_size, minibatches, replicas):
     """Fails unless every replica's share of the batch is whole rows of M minibatches.
 
     `zoo.DCIGN` reshapes a replica's batch to [rows, M]: row r holds the r-th
     example of each of the M interleaved one-factor minibatches.
     """
-    count = config.model_kwargs.get("minibatches", 1) or 1
-    if config.global_batch_size % (count * replicas):
+    if global_batch_size % (minibatches * replicas):
         raise ValueError(
-            f"global batch size {config.global_batch_size} must be a multiple of "
-            f"minibatches × replicas = {count} × {replicas} = {count * replicas}, so that "
-            "every replica's share holds whole rows of the interleaved one-factor minibatches.")
+            f"global batch size {global_batch_size} must be a multiple of minibatches × "
+            f"replicas = {minibatches} × {replicas} = {minibatches * replicas}, so that every "
+            "replica's share holds whole rows of the interleaved one-factor minibatches.")
 
 
-def run(config, compare_vae=True, strategy=None):
-    """Trains and evaluates DC-IGN, then (optionally) the plain-VAE baseline.
+class DCIGNTask(task.Task):
+    """A `zoo.DCIGN` on clamped one-factor batches, judged as inverse graphics."""
+    name = "dcign"
+    config_class = DCIGNConfig
+    keys = ("image", "factors")
+
+    def build_model(self, source):
+        """A `zoo.DCIGN` for the source's factors; default groups: the non-intrinsic ones."""
+        config = self.config
+        _require_factors(config, source)
+        groups = config.factor_groups() or default_factor_groups(config.dataset,
+                                                                 source.factor_names)
+        return dcign.DCIGN(
+            self.image_shape(source), groups, intrinsic_dim=config.intrinsic_dim,
+            clamp=config.clamp, clamp_to=config.clamp_to,
+            invariance_strength=config.invariance_strength,
+            intrinsic_ratio=config.intrinsic_ratio, minibatches=config.minibatches,
+            dataset_factor_names=source.factor_names, seed=config.seed,
+            **vae_task.vae_arguments(config))
+
+    def train_data(self, model, source):
+        require_whole_minibatches(self.config.global_batch_size, model.minibatches,
+                                  model.distribute_strategy.num_replicas_in_sync)
+        return factor_batches.train_data(self.config, model, source, self.encoding(model))
+
+    def evaluate(self, model, data):
+        """Likelihood, per-factor correlations, MIG, DCI and traversal figures of a DC-IGN."""
+        config = self.config
+        results = _likelihood(model, data.test_batches, config)
+        latents, factors, images = encode_held_out(model, data.test_batches,
+                                                   config.disentanglement_examples)
+        names = list(model.dataset_factor_names)
+        groups = {name: model.group_slices[name] for name, _ in model.factor_groups}
+        results.update(evaluate_disentanglement(latents, factors, names, list(groups), groups,
+                                                seed=config.seed))
+        results["traversals"] = write_traversals(
+            model, images, latents, os.path.join(config.model_dir, "traversals"))
+        results.update(latent_dim=model.latent_dim, factor_names=names,
+                       factor_groups=[list(group) for group in model.factor_groups])
+        return results
+
+    def baselines(self, results):
+        """A plain VAE of the same latent size and budget, with `compare_vae`."""
+        if not self.config.compare_vae:
+            return {}
+        config = dataclasses.replace(
+            self.config, model_dir=os.path.join(self.config.model_dir, "vae_baseline"),
+            export_dir=None)
+        named = [name for name, _ in results["factor_groups"]]
+        return {"vae": VAEBaselineTask(config, results["latent_dim"], named)}
+
+    def report(self, results):
+        return report(results)
+
+
+class VAEBaselineTask(task.Task):
+    """DC-IGN's baseline: a plain `zoo.VAE` on ordinary batches, judged like DC-IGN.
 
     Args:
-        config: a `zoo.train.runner.RunConfig` whose `model_kwargs` are
-            `zoo.DCIGN` arguments (`factor_groups` empty: the defaults).
-        compare_vae: also train a `zoo.VAE` with the same latent size and
-            budget in `model_dir/vae_baseline`.
-        strategy: a strategy already made (else one from `config.strategy`,
-            made once for both runs).
-
-    Returns:
-        {"dcign": results, "vae": results (with compare_vae)}; also written
-        to `model_dir/comparison.json`.
+        config: the DC-IGN run's `DCIGNConfig` (its model directory changed).
+        latent_dim: DC-IGN's latent size.
+        named_factors: the factors DC-IGN has groups for.
     """
-    strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address,
-                                                      config.collective_timeout)
-    _require_whole_minibatches(config, strategy.num_replicas_in_sync)
-    results = {"dcign": runner.run(TASK, config, strategy=strategy)}
-    if compare_vae:
-        ours = results["dcign"]
-        model_kwargs = {key: value for key, value in config.model_kwargs.items()
-                        if key not in _DCIGN_ONLY_KWARGS}
-        model_kwargs["latent_dim"] = ours["latent_dim"]
-        baseline = dataclasses.replace(
-            config, model_dir=os.path.join(config.model_dir, "vae_baseline"),
-            export_dir=None, model_kwargs=model_kwargs)
-        named = [name for name, _ in ours["factor_groups"]]
-        results["vae"] = runner.run(baseline_task(ours["factor_names"], named), baseline,
-                                    strategy=strategy)
-    with open(os.path.join(config.model_dir, "comparison.json"), "w") as handle:
-        json.dump(results, handle, indent=2, sort_keys=True)
-    return results
+    name = "dcign_vae_baseline"
+    config_class = DCIGNConfig
+    keys = ("image", "factors")
+
+    def __init__(self, config, latent_dim, named_factors):
+        super().__init__(config)
+        self.latent_dim = latent_dim
+        self.named_factors = list(named_factors)
+
+    def build_model(self, source):
+        _require_factors(self.config, source)
+        return vae.VAE(self.image_shape(source), latent_dim=self.latent_dim,
+                       seed=self.config.seed, **vae_task.vae_arguments(self.config))
+
+    def evaluate(self, model, data):
+        config = self.config
+        results = _likelihood(model, data.test_batches, config)
+        latents, factors, _ = encode_held_out(model, data.test_batches,
+                                              config.disentanglement_examples)
+        results.update(evaluate_disentanglement(latents, factors, data.test.factor_names,
+                                                self.named_factors, seed=config.seed))
+        results.update(latent_dim=model.latent_dim, factor_names=list(data.test.factor_names))
+        return results

@@ -1,6 +1,6 @@
 """disCVAE's task: build it, feed it masks where the data has them, judge its layers.
 
-`TASK` trains a `zoo.DisCVAE`. Training batches carry the foreground `mask`
+`DisCVAETask` trains a `zoo.DisCVAE`. Training batches carry the foreground `mask`
 whenever the dataset has masks (the built-in `shapes`), so that
 `gate_supervision_weight` > 0 supervises the gate; on data without masks the
 gate is learned from the likelihood alone (a warning says so when a weight
@@ -25,33 +25,35 @@ References:
     Yan, Yang, Sohn & Lee (2016), Attribute2Image, ECCV.
 """
 
+import dataclasses
+
 import numpy as np
 from absl import logging
 
 from zoo.models import discvae
-from zoo.data import pipeline
 from zoo.tasks import cvae as cvae_task
-from zoo.train import runner
+from zoo.train import task
 
-__all__ = ["TASK", "build_model", "train_data", "gate_iou", "evaluate_gate",
+__all__ = ["DisCVAEConfig", "DisCVAETask", "gate_iou", "evaluate_gate",
            "evaluate_background_change", "evaluate"]
 
 
-def build_model(config, source):
-    """A `zoo.DisCVAE` for the source's (selected) attributes."""
-    return cvae_task.build_model(config, source, model_class=discvae.DisCVAE)
-
-
-def train_data(config, model, source, encoding):
-    """The runner's `train_data` hook: shuffled global batches, with `mask` where known."""
-    keys = ("image", "attributes", "mask") if source.has_mask else ("image", "attributes")
-    if model.gate_supervision_weight > 0 and not source.has_mask:
-        logging.warning("dataset %s has no foreground masks: gate_supervision_weight=%g has "
-                        "no effect; the gate is learned unsupervised.", config.dataset,
-                        model.gate_supervision_weight)
-    return pipeline.make_dataset(source, config.global_batch_size, encoding, training=True,
-                                 image_size=model.image_shape[0],
-                                 channels=model.image_shape[-1], keys=keys, seed=config.seed)
+@dataclasses.dataclass
+class DisCVAEConfig(cvae_task.AttributeConfig):
+    """A disCVAE run: `python -m recipes.discvae`."""
+    model_dir: str = "runs/discvae"
+    dataset: str = "shapes"
+    epochs: int = 5
+    likelihood: str = "discretized_logistic"
+    foreground_dim: int = task.setting(12, "Size of z_F (the foreground's latents).",
+                                       model=True)
+    background_dim: int = task.setting(4, "Size of z_B (the background's latents).",
+                                       model=True)
+    gate_supervision_weight: float = task.setting(
+        10.0, "Weight of the gate's per-example cross-entropy (summed over pixels, nats) "
+        "against the true foreground mask, where the dataset has masks (shapes); 0: "
+        "unsupervised. At 1 the likelihood's pull on the gate wins and the gate stays near "
+        "a constant on shapes; 10 learns the masks.", model=True)
 
 
 def gate_iou(gates, masks, threshold=0.5):
@@ -125,8 +127,7 @@ def evaluate_background_change(model, attributes, seed=0):
 def evaluate(model, dataset, config):
     """The CVAE's evaluation, gate IoU (with masks) and the background's stability."""
     results = cvae_task.evaluate(model, dataset, config)
-    real = cvae_task.load_arrays(config, model, "test",
-                                 config.eval_kwargs.get("attribute_examples", 1000),
+    real = cvae_task.load_arrays(config, model, "test", config.attribute_examples,
                                  keys=("image", "attributes", "mask"),
                                  encoding=model.likelihood.data_encoding)
     if "mask" in real:
@@ -137,7 +138,44 @@ def evaluate(model, dataset, config):
     return results
 
 
-TASK = runner.Task(name="discvae", build_model=build_model,
-                   compile_model=cvae_task.compile_model,
-                   encoding=lambda model: model.likelihood.data_encoding,
-                   evaluate=evaluate, keys=("image", "attributes"), train_data=train_data)
+def report(results):
+    """The CVAE's lines, the gate's IoU and how the layers change."""
+    lines = cvae_task.report(results)
+    if "gate_iou" in results:
+        lines.append(f"gate IoU with the true foreground masks: {results['gate_iou']:.3f} (a "
+                     f"gate that calls everything foreground: "
+                     f"{results['gate_iou_all_foreground']:.3f}), {results['gate_examples']} "
+                     "images")
+    lines.append(f"mean |pixel change| when only z_F is redrawn: background "
+                 f"{results['background_change_when_zF_changes']:.4f}, foreground "
+                 f"{results['foreground_change_when_zF_changes']:.4f} (background when only "
+                 f"z_B is redrawn: {results['background_change_when_zB_changes']:.4f})")
+    return lines
+
+
+class DisCVAETask(cvae_task.CVAETask):
+    """A `zoo.DisCVAE`: the CVAE's task with masks in training and the layers judged."""
+    name = "discvae"
+    config_class = DisCVAEConfig
+
+    def build_model(self, source):
+        config = self.config
+        return discvae.DisCVAE(self.image_shape(source), foreground_dim=config.foreground_dim,
+                               background_dim=config.background_dim,
+                               gate_supervision_weight=config.gate_supervision_weight,
+                               **cvae_task.attribute_arguments(config, source))
+
+    def train_data(self, model, source):
+        """Shuffled global batches, with `mask` where the data has masks."""
+        keys = self.keys + (("mask",) if source.has_mask else ())
+        if model.gate_supervision_weight > 0 and not source.has_mask:
+            logging.warning("dataset %s has no foreground masks: gate_supervision_weight=%g "
+                            "has no effect; the gate is learned unsupervised.",
+                            self.config.dataset, model.gate_supervision_weight)
+        return self.batches(model, source, training=True, keys=keys)
+
+    def evaluate(self, model, data):
+        return evaluate(model, data.test_batches, self.config)
+
+    def report(self, results):
+        return report(results)

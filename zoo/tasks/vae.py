@@ -1,36 +1,88 @@
-"""The VAE's task: build it from a run configuration, compile, evaluate."""
+"""The VAE's task: its settings, the model they build, and the likelihood it is judged by.
 
-import keras
+`VAEFamilyConfig` holds the settings of every model built on `zoo.VAE`
+(likelihood, prior, networks, beta and its warm-up); `VAEConfig` adds the
+VAE's latent size and its evaluation: the importance-weighted bound of
+Burda, Grosse & Salakhutdinov (2016),
 
-from zoo.models import vae
+    log p(x) >= E[log (1/K) sum_k p(x, z_k) / q(z_k | x)],  z_k ~ q(z | x),
+
+on 8-bit (or binarized) test images (`zoo.metrics.likelihood`).
+"""
+
+import dataclasses
+
+from zoo import checks
+from zoo import distributions
+from zoo import networks
 from zoo.metrics import likelihood
-from zoo.train import runner
+from zoo.models import vae
+from zoo.train import task
 
-__all__ = ["TASK", "build_model", "image_shape"]
-
-
-def image_shape(config, source):
-    """(size, size, channels) from the flags, else from the dataset."""
-    size = config.image_size or source.image_shape[0]
-    return (size, size, config.channels or source.image_shape[-1])
+__all__ = ["VAEFamilyConfig", "VAEConfig", "VAETask", "vae_arguments"]
 
 
-def build_model(config, source):
-    return vae.VAE(image_shape(config, source), seed=config.seed, **config.model_kwargs)
+@dataclasses.dataclass
+class VAEFamilyConfig(task.RunConfig):
+    """The settings of every model built on `zoo.VAE`."""
+    likelihood: str = task.setting(
+        "bernoulli", "The likelihood: bernoulli (binarized data), gaussian (learned "
+        "per-pixel variance), gaussian_fixed (least squares), discretized_logistic (8-bit "
+        "RGB), continuous_bernoulli.", model=True, choices=tuple(sorted(distributions.LIKELIHOODS)))
+    fixed_scale: float = task.setting(
+        0.1, "Standard deviation of --likelihood=gaussian_fixed.", model=True,
+        check=checks.finite_positive)
+    prior: str = task.setting("standard_normal", "p(z).", model=True,
+                              choices=tuple(sorted(distributions.PRIORS)))
+    network: str = task.setting(
+        "conv", "Encoder/decoder kind: conv (DCGAN-shaped), coord (the conv encoder; a "
+        "decoder with pixel coordinates at every resolution, which draws shapes' edges "
+        "sooner), mlp.", model=True, choices=tuple(sorted(networks.ENCODERS)))
+    base_filters: int = task.setting(32, "Filters of the first convolution.", model=True)
+    beta: float = task.setting(1.0, "Weight of the KL term (beta-VAE; 1 is the ELBO).",
+                               model=True)
+    kl_warmup_steps: int = task.setting(
+        0, "Steps over which the KL weight ramps up to beta.", model=True)
 
 
-def compile_model(model, config):
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  jit_compile=config.jit_compile)
+def vae_arguments(config):
+    """The `zoo.VAE` keyword arguments that a `VAEFamilyConfig` describes."""
+    chosen = config.likelihood
+    if chosen == "gaussian_fixed":
+        chosen = distributions.FixedVarianceGaussian(config.fixed_scale)
+    return dict(likelihood=chosen, prior=config.prior, network=config.network,
+                base_filters=config.base_filters, beta=config.beta,
+                kl_warmup_steps=config.kl_warmup_steps)
 
 
-def evaluate(model, dataset, config):
-    return likelihood.evaluate_likelihood(
-        model, dataset, max_batches=config.eval_batches, seed=config.seed,
-        num_samples=config.eval_kwargs.get("importance_samples", 100),
-        dequantization_draws=config.eval_kwargs.get("dequantization_draws", 1))
+@dataclasses.dataclass
+class VAEConfig(VAEFamilyConfig):
+    """A VAE run: `python -m recipes.vae`."""
+    model_dir: str = "runs/vae"
+    epochs: int = 30
+    latent_dim: int = task.setting(16, "Size of z.", model=True)
+    importance_samples: int = task.setting(
+        500, "K of the importance-weighted log-likelihood estimate at the end.",
+        check=checks.positive_int)
+    dequantization_draws: int = task.setting(
+        1, "Uniform dequantization draws per test image for density likelihoods.",
+        check=checks.positive_int)
 
 
-TASK = runner.Task(name="vae", build_model=build_model, compile_model=compile_model,
-                   encoding=lambda model: model.likelihood.data_encoding,
-                   evaluate=evaluate)
+class VAETask(task.Task):
+    """A `zoo.VAE`, judged by its bounds on log p(x) of the test images."""
+    name = "vae"
+    config_class = VAEConfig
+
+    def build_model(self, source):
+        return vae.VAE(self.image_shape(source), latent_dim=self.config.latent_dim,
+                       seed=self.config.seed, **vae_arguments(self.config))
+
+    def evaluate(self, model, data):
+        return likelihood.evaluate_likelihood(
+            model, data.test_batches, max_batches=self.config.eval_batches,
+            seed=self.config.seed, num_samples=self.config.importance_samples,
+            dequantization_draws=self.config.dequantization_draws)
+
+    def report(self, results):
+        return likelihood.report_lines(results)

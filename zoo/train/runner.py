@@ -1,9 +1,10 @@
 """One training run, end to end: data, model, training, evaluation, outputs, export.
 
-A recipe builds a `RunConfig` from its flags and calls `run(task, config)`.
-The model directory then holds:
+A recipe builds a task (`zoo.train.task.Task`) with its config from its flags
+and calls `run(task)`. The model directory then holds:
 
-    config.json                 the resolved configuration
+    config.json                 the resolved configuration, and the task's name
+    model.json                  the model's Keras config (`zoo.load_run` rebuilds it)
     checkpoints/                resumable model + optimizer state (per epoch)
     logs/                       TensorBoard scalars (train/validation) and images
     samples/*.png               sample grids after every epoch
@@ -14,20 +15,18 @@ The model directory then holds:
 
 Rerunning with the same model directory resumes from the newest readable
 checkpoint. The flags of the rerun apply (learning rates, epochs, batch size,
-...), but those that shape the model (`_ARCHITECTURE_FIELDS` and every
-`model_kwargs` entry) must match the saved `config.json`: a mismatch is
-refused before anything is written. `history.csv` is cut back to the restored
+...), but those that shape the model (the config's `model_fields()`) must
+match the saved `config.json`: a mismatch is refused before anything is
+written. `history.csv` is cut back to the restored
 epoch, so it keeps exactly one row per trained epoch. Only one run at a time
 may use a model directory (`zoo.train.lock`); in a multi-worker run only the
 chief locks and writes it.
 """
 
 import contextlib
-import dataclasses
 import json
 import os
 import re
-from typing import Any, Callable, Dict, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -37,18 +36,13 @@ from zoo import export as zoo_export
 from zoo import images as zoo_images
 from zoo.data import pipeline
 from zoo.data import catalog
+from zoo.train import task as zoo_task
 from zoo.train import callbacks as zoo_callbacks
 from zoo.train import lock as zoo_lock
 from zoo.train import loop
 from zoo.train import strategy as zoo_strategy
 
-__all__ = ["RunConfig", "Task", "run", "TrainingDiverged", "OutputError", "WorkerLost"]
-
-# RunConfig fields a resumed run must keep: they set the model's shapes or
-# variables (mixed precision can wrap the optimizer in a loss scaler).
-_ARCHITECTURE_FIELDS = ("dataset", "image_size", "channels", "mixed_precision")
-# Flag names of config entries that are not spelled as their flag.
-_FLAG_NAMES = {"global_batch_size": "batch_size", "objective": "loss"}
+__all__ = ["run", "TrainingDiverged", "OutputError", "WorkerLost"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -72,62 +66,6 @@ _LOST_WORKER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededErr
 
 class OutputError(RuntimeError):
     """A file or folder of the run could not be written; the message names it."""
-
-
-@dataclasses.dataclass
-class RunConfig:
-    """Everything one run needs; written to `model_dir/config.json`."""
-    dataset: str = "digits"
-    image_size: Optional[int] = None
-    channels: Optional[int] = None
-    global_batch_size: int = 64
-    epochs: int = 20
-    steps_per_epoch: Optional[int] = None
-    eval_batches: Optional[int] = None
-    learning_rate: float = 1e-3
-    strategy: str = "auto"
-    tpu_address: str = ""
-    collective_timeout: Optional[float] = 60.0
-    model_dir: str = "runs/vae"
-    export_dir: Optional[str] = None
-    jit_compile: bool = False
-    mixed_precision: bool = False
-    seed: int = 0
-    data_dir: Optional[str] = None
-    manual_dir: Optional[str] = None
-    download: bool = True
-    verbose: int = 1
-    model_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    eval_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
-
-    def to_json(self):
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True,
-                          default=keras.saving.serialize_keras_object)
-
-
-@dataclasses.dataclass(frozen=True)
-class Task:
-    """How the runner builds, feeds and judges one kind of model.
-
-    Attributes:
-        name: the model's name ("vae", ...).
-        build_model: (config, train Source) -> an uncompiled model.
-        compile_model: (model, config) -> None; compiles with optimizers.
-        encoding: model -> the pipeline encoding of its images.
-        evaluate: (model, eval dataset, config) -> dict of final results.
-        keys: which entries of the examples the model reads.
-        train_data: optional (config, model, train Source, encoding) -> an
-            infinite dataset of global batches, for models whose batches are
-            built specially (e.g. DC-IGN's one-factor batches); None uses
-            `zoo.data.pipeline.make_dataset`.
-    """
-    name: str
-    build_model: Callable[[RunConfig, Any], keras.Model]
-    compile_model: Callable[[keras.Model, RunConfig], None]
-    encoding: Callable[[keras.Model], str]
-    evaluate: Callable[[keras.Model, tf.data.Dataset, RunConfig], Dict[str, Any]]
-    keys: Tuple[str, ...] = ("image",)
-    train_data: Optional[Callable[..., tf.data.Dataset]] = None
 
 
 def _is_chief(strategy):
@@ -226,19 +164,15 @@ def _saved_config(model_dir):
 def _check_resume(config, saved, trained_epochs):
     """Refuses, in one line, a resumed run that changes the model or asks for fewer epochs.
 
-    The other flags (learning rates, batch size, steps, evaluation, ...) of
-    the new `config` apply to the resumed run.
+    The other settings (learning rates, batch size, steps, evaluation, ...)
+    of the new `config` apply to the resumed run.
     """
-    new = json.loads(config.to_json())
-    changed = [(name, saved[name], new.get(name)) for name in _ARCHITECTURE_FIELDS
-               if name in saved and saved[name] != new.get(name)]
-    old_kwargs, new_kwargs = saved.get("model_kwargs") or {}, new["model_kwargs"]
-    changed += [(key, old_kwargs.get(key), new_kwargs.get(key))
-                for key in sorted(set(old_kwargs) | set(new_kwargs))
-                if old_kwargs.get(key) != new_kwargs.get(key)]
+    new = config.as_dict()
+    changed = [(name, saved[name], new[name]) for name in config.model_fields()
+               if name in saved and saved[name] != new[name]]
     if changed:
         name, old, value = changed[0]
-        flag = _FLAG_NAMES.get(name, name)
+        flag = config.flag_name(name)
         raise ValueError(
             f"--{flag}={_show(value)} differs from {_show(old)} of the model in "
             f"{config.model_dir}, which resumes with the architecture it was built with: "
@@ -257,17 +191,17 @@ def _write_json(path, value):
         os.replace(path + ".tmp", path)
 
 
-def run(task, config, strategy=None):
-    """Trains, evaluates and exports one model as `config` says; returns the results.
+def run(task, strategy=None):
+    """Trains, evaluates and exports `task`'s model as its config says; returns the results.
 
     Args:
-        task: the model's `Task`.
-        config: a `RunConfig`.
-        strategy: a strategy already made (else one is made from config.strategy;
-            a multi-worker strategy must be made before any other TF op).
+        task: a `zoo.train.task.Task` holding its config.
+        strategy: a strategy already made (else one is made from the config's
+            `strategy`; a multi-worker strategy must be made before any other TF op).
 
     The results hold `export_path`, the SavedModel's folder (None on a worker
-    that is not the chief: only the chief writes).
+    that is not the chief: only the chief writes), and `baselines`, the
+    results of the task's baselines (each trained in `MODEL_DIR/NAME`).
 
     Raises:
         TrainingDiverged: the loss became non-finite (the model directory keeps
@@ -278,23 +212,45 @@ def run(task, config, strategy=None):
         zoo.train.lock.ModelDirLocked: another run uses the model directory.
         OutputError: a file of the run could not be written (full disk, ...).
         WorkerLost: in a multi-worker run, another worker stopped answering
-            (its collectives failed or timed out after `config.collective_timeout`).
+            (its collectives failed or timed out after `collective_timeout`).
     """
+    config = task.config
     strategy = strategy or zoo_strategy.make_strategy(config.strategy, config.tpu_address,
                                                       config.collective_timeout)
     chief = _is_chief(strategy)
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     if not chief:  # The chief checks, locks and writes the folders.
         os.makedirs(config.model_dir, exist_ok=True)  # As before: task files may go there.
-        return _run(task, config, strategy, chief, export_dir)
-    _check_output_dir(config.model_dir, "model_dir")
-    _check_output_dir(export_dir, "export_dir")
-    with zoo_lock.ModelDirLock(config.model_dir):
-        return _run(task, config, strategy, chief, export_dir)
+        results = _run(task, strategy, chief, export_dir)
+    else:
+        _check_output_dir(config.model_dir, "model_dir")
+        _check_output_dir(export_dir, "export_dir")
+        with zoo_lock.ModelDirLock(config.model_dir):
+            results = _run(task, strategy, chief, export_dir)
+    baselines = task.baselines(results)
+    if baselines:
+        results["baselines"] = {name: run(baseline, strategy=strategy)
+                                for name, baseline in baselines.items()}
+        if chief:
+            _write_json(os.path.join(config.model_dir, "results.json"), results)
+    return results
 
 
-def _run(task, config, strategy, chief, export_dir):
+def _load_splits(config, strategy):
+    """(train, test) `Source`s of the config's dataset, each loaded once for the whole run."""
+    load = dict(image_size=config.image_size, data_dir=config.data_dir,
+                manual_dir=config.manual_dir, download=config.download)
+    train = catalog.load(config.dataset, "train", **load)
+    test = catalog.load(config.dataset, "test", **load)
+    logging.info("dataset %s: %s train / %s test images of shape %s, strategy %s (%d replicas)",
+                 config.dataset, train.num_examples, test.num_examples, train.image_shape,
+                 type(strategy).__name__, strategy.num_replicas_in_sync)
+    return train, test
+
+
+def _run(task, strategy, chief, export_dir):
     """`run` after the output folders are checked and locked."""
+    config = task.config
     checkpoint = zoo_callbacks.ResumableCheckpoint(
         os.path.join(config.model_dir, "checkpoints"), is_chief=chief)
     trained_epochs = checkpoint.latest()[0]
@@ -304,32 +260,15 @@ def _run(task, config, strategy, chief, export_dir):
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
 
-    load = dict(image_size=config.image_size, data_dir=config.data_dir,
-                manual_dir=config.manual_dir, download=config.download)
-    train_source = catalog.load(config.dataset, "train", **load)
-    eval_source = catalog.load(config.dataset, "test", **load)
-    logging.info("dataset %s: %s train / %s test images of shape %s, strategy %s (%d replicas)",
-                 config.dataset, train_source.num_examples, eval_source.num_examples,
-                 train_source.image_shape, type(strategy).__name__,
-                 strategy.num_replicas_in_sync)
-
+    train, test = _load_splits(config, strategy)
     with strategy.scope():
-        model = task.build_model(config, train_source)
-        task.compile_model(model, config)
-
-    image_shape = model.image_shape
-    make = dict(image_size=image_shape[0], channels=image_shape[-1], keys=task.keys,
-                seed=config.seed)
-    encoding = task.encoding(model)
-    if task.train_data is not None:
-        train_data = task.train_data(config, model, train_source, encoding)
-    else:
-        train_data = pipeline.make_dataset(train_source, config.global_batch_size, encoding,
-                                           training=True, **make)
-    eval_data = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
-                                      training=False, **make)
+        model = task.build_model(train)
+        task.compile(model)
+    data = zoo_task.Data(train=train, test=test,
+                         test_batches=task.batches(model, test, training=False))
+    train_data = task.train_data(model, data.train)
     steps = config.steps_per_epoch or pipeline.steps_per_epoch(
-        train_source, config.global_batch_size)
+        data.train, config.global_batch_size)
 
     initial_epoch = checkpoint.restore(model)
     if initial_epoch:
@@ -338,10 +277,13 @@ def _run(task, config, strategy, chief, export_dir):
     log_dir = os.path.join(config.model_dir, "logs")
     history_csv = os.path.join(config.model_dir, "history.csv")
     if chief:
-        _write_json(os.path.join(config.model_dir, "config.json"), json.loads(config.to_json()))
+        _write_json(os.path.join(config.model_dir, "config.json"),
+                    {"task": task.name, **config.as_dict()})
+        _write_json(os.path.join(config.model_dir, "model.json"),
+                    keras.saving.serialize_keras_object(model))
         with _writing(history_csv):
             zoo_callbacks.trim_history(history_csv, initial_epoch)
-    fixed_batch = next(iter(eval_data))
+    fixed_batch = next(iter(data.test_batches))
     # The history row goes before the checkpoint: a kill between the two
     # leaves a row of an epoch that is not checkpointed, which the resumed
     # run trims (never a checkpoint without its row).
@@ -353,12 +295,11 @@ def _run(task, config, strategy, chief, export_dir):
                                             os.path.join(log_dir, "images"), is_chief=chief)]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False))
-    eval_steps = config.eval_batches
+    eval_data, eval_steps = data.test_batches, config.eval_batches
     if zoo_strategy.is_multi_worker(strategy):
         # Equal full batches on every worker: uneven last batches would hang.
-        eval_steps = eval_steps or max(1, eval_source.num_examples // config.global_batch_size)
-        eval_data = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
-                                          training=True, **make)
+        eval_steps = eval_steps or max(1, data.test.num_examples // config.global_batch_size)
+        eval_data = task.batches(model, data.test, training=True)
     if initial_epoch < config.epochs:
         with _writing(config.model_dir), _collectives(strategy, config.model_dir):
             # _writing: checkpoints, rows, grids, summaries; _collectives: a lost worker.
@@ -373,9 +314,7 @@ def _run(task, config, strategy, chief, export_dir):
             f"({checkpoint.latest()[1] or 'none'}) is kept in {config.model_dir}. "
             "Lower --learning_rate or raise --kl_warmup_steps.")
 
-    eval_finite = pipeline.make_dataset(eval_source, config.global_batch_size, encoding,
-                                        training=False, **make)
-    results = task.evaluate(model, eval_finite, config)
+    results = task.evaluate(model, data)
     results["epochs"] = config.epochs
     if chief:
         results_json = os.path.join(config.model_dir, "results.json")
