@@ -9,8 +9,8 @@ requested split with PIL, which reads only its header, and reads the file's
 last bytes: it catches files that are not images at all (garbage, HTML error
 pages, empty files, wrong extensions), formats `tf.io` cannot decode, and
 files cut short (a truncated copy or download), at roughly the cost of
-opening each file once, which stays bearable for 100k images (about 0.1 ms a
-file from a warm cache). A file cut short lacks its format's end (PNG's IEND
+opening each file once, which stays bearable for 100k images (timed in
+docs/datasets.md). A file cut short lacks its format's end (PNG's IEND
 chunk, JPEG's end-of-image marker, GIF's trailer, the size a BMP's header
 declares); such a file is decoded in full with PIL, and reported by name if
 that fails, instead of failing later inside `tf.data` with an
@@ -19,8 +19,8 @@ inside a dataset carry no element context). A JPEG with bytes after its end
 marker is decoded in full too, and passes. What the header check cannot see
 is damage inside the pixel data of a file whose end is intact:
 `check="decode"` decodes every file once with PIL before returning, so such
-files are reported by name too, at the cost of a full decoding pass (minutes
-for 100k photos); use it once on a new folder, or whenever a decoding error
+files are reported by name too, at the cost of a full decoding pass (see
+docs/datasets.md); use it once on a new folder, or whenever a decoding error
 appears.
 """
 

@@ -39,8 +39,8 @@ overlap.
 Preparation: data that is not prepared in `data_dir` is downloaded and
 prepared with `builder.download_and_prepare` when `download=True`. Without
 internet, TFDS's downloader only gives up after its 10 retries with
-exponential backoff (204 s for mnist on an offline machine, where name
-resolution itself failed at once), so `load` first checks, in at most
+exponential backoff (minutes on an offline machine: docs/datasets.md),
+so `load` first checks, in at most
 5 s, that the internet is reachable (skipped when a proxy is configured or
 `manual_dir` is given) and raises `DatasetUnavailableError` at once if not.
 Every failure to prepare becomes a one-line `DatasetUnavailableError` that

@@ -53,9 +53,7 @@ Several minibatches per step (`minibatches`, M):
     M times stronger than the reconstruction. On the rendered shapes this is
     what makes a few minutes of CPU enough: in a one-factor batch the active
     group is the reconstruction's only way into the encoder, and with one
-    scene per step the groups learn slowly (a 16-image grid toy reached
-    |r| 0.58 / 0.94 for its two named latents after 1,000 steps of one
-    16-image minibatch, 0.88 / 0.92 after 300 steps of 4 x 8).
+    scene per step the groups learn slowly (measured in docs/dcign.md).
 
 Paper and code (`clamp_to`, `invariance_strength`):
     clamp_to="mean", invariance_strength > 0: the paper (the default).
