@@ -18,6 +18,7 @@ What a module needs, as Bazel sees it:
 
 import ast
 import configparser
+import json
 import os
 import re
 import sys
@@ -102,6 +103,7 @@ def targets():
                 continue
             attrs = {kw.arg: kw.value for kw in call.keywords}
             name = ast.literal_eval(attrs["name"])
+            assert len(attrs) == len(call.keywords), f"{build}: {name} repeats an attribute"
             deps, requirements = [], []
             for dep in attrs["deps"].elts if "deps" in attrs else []:
                 if isinstance(dep, ast.Call):
@@ -179,6 +181,11 @@ def _needs(path, owners):
     return labels, distributions, unknown
 
 
+def _report(problems):
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
 def _short(label, package):
     if label.startswith(f"//{package}:"):
         return label[len(f"//{package}"):]
@@ -211,7 +218,7 @@ def test_every_module_has_exactly_one_target_and_every_src_exists(targets):
         elif not src.endswith(".py") or src.split("/")[0] not in _ROOTS:
             problems.append(f"{targets[labels[0]]['build']}: {labels[0]} lists {src}, outside "
                             f"the module folders {_ROOTS}")
-    assert not problems, "\n".join(problems)
+    _report(problems)
 
 
 def _has_main_guard(path):
@@ -241,7 +248,8 @@ def test_recipes_and_benchmarks_are_binaries_tests_run_under_pytest(targets, own
             expected = {"main_module": "pytest", "args": [f"$(rootpath {base})"]}
             for key, value in expected.items():
                 if target["attrs"].get(key) != value:
-                    problems.append(f"{target['build']}: {label} needs {key} = {value!r}")
+                    problems.append(f"{target['build']}: {label} needs "
+                                    f"{key} = {json.dumps(value)}")
             if "//:setup.cfg" not in target["attrs"].get("data", []):
                 problems.append(f"{target['build']}: {label} needs data = [\"//:setup.cfg\"] "
                                 f"(pytest's settings)")
@@ -253,7 +261,7 @@ def test_recipes_and_benchmarks_are_binaries_tests_run_under_pytest(targets, own
                             f"a py_library")
         elif folder == "tests" and target["attrs"].get("testonly") is not True:
             problems.append(f"{target['build']}: {label} is test code: add testonly = True")
-    assert not problems, "\n".join(problems)
+    _report(problems)
 
 
 def _requirements():
@@ -306,7 +314,7 @@ def test_every_import_is_a_dep_and_every_dep_is_real(targets, owners):
                                 f"there (install_requires or the test extra), regenerate "
                                 f"requirements_lock.txt (docs/bazel.md); if its import name "
                                 f"differs, map it in tests/build_test.py's _DISTRIBUTIONS")
-    assert not problems, "\n".join(problems)
+    _report(problems)
 
 
 def test_no_dependency_cycle(targets):
@@ -325,4 +333,4 @@ def test_no_dependency_cycle(targets):
     for label in sorted(targets):
         if label not in state:
             visit(label, [label])
-    assert not problems, "\n".join(problems)
+    _report(problems)
