@@ -49,7 +49,7 @@ def _normalise(distribution):
 
 
 def _dotted(path):
-    """"zoo/models/vae.py" -> "zoo.models.vae"; "zoo/__init__.py" -> "zoo"."""
+    """Module name of a repository path: zoo/models/vae.py is zoo.models.vae, zoo/__init__.py zoo."""
     name = path[:-3].replace("/", ".")
     return name[: -len(".__init__")] if name.endswith(".__init__") else name
 
@@ -74,7 +74,7 @@ def _build_files():
 
 
 def _label(package, text):
-    """A dep string as written in package's BUILD -> "//pkg:name"."""
+    """The full label ("//pkg:name") of a dep as written in the BUILD of package."""
     if text.startswith(":"):
         return f"//{package}{text}"
     if text.startswith("//") and ":" not in text:
@@ -92,7 +92,8 @@ def _literal(node, build, what):
 
 @pytest.fixture(scope="module")
 def targets():
-    """"//pkg:name" -> {rule, build, srcs (repo paths), deps (labels), requirements, node attrs}."""
+    """Every target by label ("//pkg:name"): rule, BUILD file, srcs (repository paths), deps
+    (labels), requirements (distributions) and the attributes a test checks."""
     found = {}
     for build in _build_files():
         package = os.path.dirname(build)
