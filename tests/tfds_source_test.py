@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.data import source as source_facts
 from zoo.data import tfds_source
 from zoo.data.source import DatasetUnavailableError
 
@@ -195,7 +196,7 @@ def test_no_test_split_holds_out_the_last_tenth_of_train(mocked):
     builder = tfds.builder("dsprites")
     assert tfds_source._tfds_split(
         builder, "dsprites", "test",
-        tfds_source._specialisations()["dsprites"]) == "train[90%:]"
+        source_facts.DATASETS["dsprites"]) == "train[90%:]"
 
 
 def test_not_prepared_without_download(tmp_path):
@@ -282,17 +283,29 @@ def test_stored_levels_are_rescaled_to_0_255():
 
 def test_every_readme_dataset_records_its_stored_pixel_levels():
     """As each TFDS builder's _generate_examples writes `image`."""
-    table = tfds_source._specialisations()
+    table = source_facts.DATASETS
     levels = {name: table[name].pixel_levels for name in (
         "mnist", "fashion_mnist", "cifar10", "svhn_cropped", "celeb_a",
         "dsprites", "shapes3d", "smallnorb", "binarized_mnist")}
     assert levels == {"mnist": 256, "fashion_mnist": 256, "cifar10": 256,
                       "svhn_cropped": 256, "celeb_a": 256, "dsprites": 2,
                       "shapes3d": 256, "smallnorb": 256, "binarized_mnist": 2}
-    assert tfds_source._Specialisation().pixel_levels == 256
+    assert source_facts.DatasetFacts().pixel_levels == 256
 
 
 @pytest.mark.parametrize("levels", [0, 1, 257])
 def test_impossible_pixel_levels_are_refused(levels):
     with pytest.raises(ValueError, match=rf"pixel_levels={levels}: expected 2 to 256 levels"):
-        tfds_source._Specialisation(pixel_levels=levels)
+        source_facts.DatasetFacts(pixel_levels=levels)
+
+
+def test_one_table_holds_every_dataset_fact_by_name():
+    """Default sizes and DC-IGN's intrinsic factors, looked up without config or version."""
+    facts = source_facts.facts
+    assert facts("smallnorb:2.0.0") == source_facts.DATASETS["smallnorb"]
+    assert facts("smallnorb").default_image_size == 64
+    assert facts("smallnorb").intrinsic_factors == ("category", "instance")
+    assert facts("folder:/some/images").default_image_size == 64
+    assert facts("shapes").default_image_size == 32
+    assert facts("no_such_set") == source_facts.DatasetFacts()
+    assert facts("no_such_set").default_image_size is None

@@ -2,13 +2,12 @@
 
 import importlib
 
-__all__ = ["BUILTIN", "DEFAULT_IMAGE_SIZES", "load"]
+from zoo.data import source
+
+__all__ = ["BUILTIN", "load"]
 
 # Built-in sources need no download; each module has `load(split, image_size)`.
 BUILTIN = {"digits": "zoo.data.digits", "shapes": "zoo.data.shapes"}
-DEFAULT_IMAGE_SIZES = {"digits": 28, "shapes": 32, "mnist": 28, "fashion_mnist": 28,
-                       "cifar10": 32, "svhn_cropped": 32, "celeb_a": 64,
-                       "dsprites": 64, "shapes3d": 64, "smallnorb": 64}
 _FOLDER_PREFIX = "folder:"
 
 
@@ -21,7 +20,7 @@ def load(name, split="train", image_size=None, data_dir=None, manual_dir=None,
             images) or the name of a TFDS image dataset ("mnist", "celeb_a", ...).
         split: "train" or "test".
         image_size: side the source should produce where it crops or renders;
-            None takes the dataset's default.
+            None takes the dataset's default (`zoo.data.source.DATASETS`).
         data_dir, manual_dir, download: TFDS options (see
             `zoo.data.tfds_source.load`).
 
@@ -30,7 +29,7 @@ def load(name, split="train", image_size=None, data_dir=None, manual_dir=None,
         ValueError: a bad split, size or folder.
     """
     if image_size is None:
-        image_size = DEFAULT_IMAGE_SIZES.get(name, 64 if name.startswith(_FOLDER_PREFIX) else None)
+        image_size = source.facts(name).default_image_size
     if name in BUILTIN:
         return importlib.import_module(BUILTIN[name]).load(split=split, image_size=image_size)
     if name.startswith(_FOLDER_PREFIX):

@@ -9,9 +9,9 @@ specialised handling:
   rest of the pipeline divides by 255. TFDS stores what the dataset's source
   files hold, which is not always that: its `dsprites` builder writes the
   HDF5 `imgs` array unchanged, pixels in {0, 1} (as does `binarized_mnist`).
-  The table in `_specialisations` records, for each dataset, how many levels
-  its stored image has (`pixel_levels`, read from each TFDS builder's
-  `_generate_examples`); an image stored with N levels 0..N-1 is rescaled,
+  The datasets' table (`zoo.data.source.DATASETS`) records, for each dataset,
+  how many levels its stored image has (`pixel_levels`, read from each TFDS
+  builder's `_generate_examples`); an image stored with N levels 0..N-1 is rescaled,
   level k -> round(255 k / (N - 1)), so dSprites pixels become {0, 255}.
   `mnist`, `fashion_mnist` (IDX bytes), `cifar10` (binary batches),
   `svhn_cropped` (MATLAB uint8 `X`), `celeb_a` (JPEG), `shapes3d` (HDF5
@@ -47,15 +47,15 @@ Every failure to prepare becomes a one-line `DatasetUnavailableError` that
 names the dataset, the folder looked in and how to provide the data.
 """
 
-import dataclasses
 import os
 import socket
 import urllib.request
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.data import source as zoo_source
 from zoo.data.source import DatasetUnavailableError, Source
 
 __all__ = ["load"]
@@ -65,82 +65,7 @@ _HELD_OUT_PERCENT = 10
 # Any host of TFDS's own download mirror answers if the internet does.
 _PROBE_ADDRESS = ("storage.googleapis.com", 443)
 _PROBE_TIMEOUT_SECONDS = 5.0
-# uint8 0..255, what the pipeline expects of every image.
-_FULL_RANGE_LEVELS = 256
-
-
-@dataclasses.dataclass(frozen=True)
-class _Specialisation:
-    """What `load` knows of one TFDS dataset; the defaults are the generic case.
-
-    Attributes:
-        default_image_size: `image_size` used when the caller gives None.
-        crop: (height, width) of a centre crop taken before resizing, or None
-            for a centre square of the shorter side.
-        label_key: feature that becomes `label`, if not `label`.
-        factor_keys: features that become `factors`, in order.
-        has_test_split: whether the dataset has a "test" split; only consulted
-            while the split names are unknown (mocked data), as prepared data
-            lists its splits.
-        pixel_levels: N, the number of levels of the stored image: its pixels
-            are 0..N-1 as the TFDS builder writes them (256 for 8-bit data, 2
-            for binary {0, 1} images); `load` rescales them to 0..255.
-    """
-    default_image_size: Optional[int] = None
-    crop: Optional[Tuple[int, int]] = None
-    label_key: str = "label"
-    factor_keys: Tuple[str, ...] = ()
-    has_test_split: bool = True
-    pixel_levels: int = _FULL_RANGE_LEVELS
-
-    def __post_init__(self):
-        if not 2 <= self.pixel_levels <= _FULL_RANGE_LEVELS:
-            raise ValueError(
-                f"pixel_levels={self.pixel_levels!r}: expected 2 to "
-                f"{_FULL_RANGE_LEVELS} levels of a uint8 image.")
-
-
-def _specialisations() -> Dict[str, _Specialisation]:
-    """What we know of each TFDS dataset the README names, and binarized_mnist.
-
-    `pixel_levels` is what each TFDS 4.9 builder's `_generate_examples`
-    writes into `image`, read from its code under
-    `tensorflow_datasets/{image_classification,datasets}/`.
-    """
-    full = _FULL_RANGE_LEVELS
-    return {
-        # IDX files: one uint8 byte (0..255) per pixel (LeCun et al. 1998).
-        "mnist": _Specialisation(pixel_levels=full),
-        "fashion_mnist": _Specialisation(pixel_levels=full),
-        # The 0/1 matrices of Larochelle & Murray (2011), cast to uint8.
-        "binarized_mnist": _Specialisation(pixel_levels=2),
-        # Binary batches: uint8 bytes per channel (Krizhevsky 2009).
-        "cifar10": _Specialisation(pixel_levels=full),
-        # MATLAB uint8 array `X` (Netzer et al. 2011).
-        "svhn_cropped": _Specialisation(pixel_levels=full),
-        # JPEG files, decoded to uint8 RGB.
-        "celeb_a": _Specialisation(default_image_size=64, crop=(140, 140),
-                                   pixel_levels=full),
-        # HDF5 `imgs` written unchanged: uint8 in {0, 1}. Factor order of
-        # Matthey et al. (2017) and Burgess & Kim (2018).
-        "dsprites": _Specialisation(
-            factor_keys=("label_shape", "label_scale", "label_orientation",
-                         "label_x_position", "label_y_position"),
-            has_test_split=False, pixel_levels=2),
-        # HDF5 `images`: uint8 RGB, 0..255 (Burgess & Kim 2018).
-        "shapes3d": _Specialisation(
-            factor_keys=("label_floor_hue", "label_wall_hue",
-                         "label_object_hue", "label_scale", "label_shape",
-                         "label_orientation"),
-            has_test_split=False, pixel_levels=full),
-        # NORB binary matrices of uint8 (magic 0x1E3D4C55), 0..255
-        # (LeCun et al. 2004).
-        "smallnorb": _Specialisation(
-            label_key="label_category",
-            factor_keys=("label_category", "instance", "label_elevation",
-                         "label_azimuth", "label_lighting"),
-            pixel_levels=full),
-    }
+_FULL_RANGE_LEVELS = zoo_source.FULL_RANGE_LEVELS
 
 
 def load(name: str,
@@ -157,7 +82,8 @@ def load(name: str,
         split: "train" or "test".
         image_size: height and width to resize to (after a centre crop to a
             square, or CelebA's 140x140 crop), or None for the dataset's
-            default (64 for celeb_a, the native size otherwise).
+            default (`zoo.data.source.DATASETS`; the native size for a
+            dataset without one).
         data_dir: TFDS data folder; None for TFDS's default
             (`$TFDS_DATA_DIR` or ~/tensorflow_datasets).
         manual_dir: folder holding manually downloaded files, for datasets
@@ -186,7 +112,7 @@ def load(name: str,
             "them).") from error
     _prepare(builder, name, manual_dir, download)
 
-    spec = _specialisations().get(builder.name, _Specialisation())
+    spec = zoo_source.facts(builder.name)
     features = builder.info.features
     if "image" not in features:
         raise ValueError(
@@ -296,7 +222,7 @@ def _unavailable(builder: tfds.core.DatasetBuilder, name: str,
 
 
 def _tfds_split(builder: tfds.core.DatasetBuilder, name: str, split: str,
-                spec: _Specialisation) -> str:
+                spec: zoo_source.DatasetFacts) -> str:
     """Our "train"/"test" -> a TFDS split string; see the module docstring."""
     known = set(builder.info.splits.keys())
     if known and "train" not in known:
