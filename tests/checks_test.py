@@ -145,7 +145,6 @@ _CONSTRUCTORS = {
     ("DCIGN", "intrinsic_dim", 2.5, TypeError, r"^intrinsic_dim must be an int; got 2\.5"),
     ("DCIGN", "invariance_strength", math.inf, ValueError,
      r"^invariance_strength must be a finite number >= 0; got inf\.$"),
-    ("DCIGN", "intrinsic_ratio", -1.0, ValueError, r"^intrinsic_ratio must be a finite number"),
     ("DCIGN", "minibatches", 1.5, TypeError, r"^minibatches must be an int"),
     ("DCIGN", "beta", math.nan, ValueError, r"^beta must be a finite number >= 0; got nan"),
     ("DCGAN", "latent_dim", 2.5, TypeError, r"^latent_dim must be an int; got 2\.5"),

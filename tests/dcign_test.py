@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -20,7 +21,6 @@ from zoo.data.source import Source
 from zoo.models.dcign import DCIGN
 from zoo.metrics import disentanglement
 from zoo.tasks import dcign as dcign_task
-from zoo.train import task
 
 RNG = np.random.default_rng(2)
 GROUPS = [("scale", 1), ("rotation", 2), ("position_x", 1)]
@@ -61,12 +61,12 @@ def test_groups_lay_out_the_latent_vector():
                                   "position_x": slice(3, 4), "intrinsic": slice(4, 7)}
     assert model.latent_groups == (("scale", 1), ("rotation", 2), ("position_x", 1),
                                    ("intrinsic", 3))
-    weights = _model(intrinsic_ratio=8.0).factor_weights()
+    weights = factor_batches.draw_weights(shapes.FACTOR_NAMES, [n for n, _ in GROUPS], 8.0)
     assert weights["scale"] == weights["rotation"] == 1.0
     # shape, position_y, hue and background have no group: they share the intrinsic weight.
     assert weights["shape"] == weights["hue"] == pytest.approx(2.0)
-    assert _model(dataset_factor_names=None, intrinsic_ratio=0.5).factor_weights() == {
-        "scale": 1.0, "rotation": 1.0, "position_x": 1.0, "intrinsic": 0.5}
+    assert list(weights) == list(shapes.FACTOR_NAMES)
+    assert factor_batches.draw_weights(("a", "b"), ["a", "b"], 0.5) == {"a": 1.0, "b": 1.0}
 
 
 def test_active_factor_selects_the_free_group_and_its_columns():
@@ -96,13 +96,26 @@ def test_active_factor_selects_the_free_group_and_its_columns():
     (dict(intrinsic_dim=0), "intrinsic_dim must be a positive int"),
     (dict(clamp_to="median"), "Unknown clamp_to"),
     (dict(invariance_strength=-1.0), "invariance_strength must be a finite number >= 0"),
-    (dict(intrinsic_ratio=-1.0), "intrinsic_ratio must be a finite number >= 0"),
     (dict(minibatches=0), "minibatches must be a positive int"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     groups = kwargs.pop("factor_groups", GROUPS)
     with pytest.raises(ValueError, match=message):
         DCIGN((16, 16, 3), groups, dataset_factor_names=shapes.FACTOR_NAMES, **kwargs)
+
+
+def test_the_config_checks_its_settings_and_defaults_the_groups_from_the_facts_table():
+    with pytest.raises(ValueError, match="intrinsic_ratio must be a finite number >= 0"):
+        dcign_task.DCIGNConfig(intrinsic_ratio=-1.0)
+    with pytest.raises(ValueError, match="factors entry 'scale:0' must be NAME or NAME:SIZE"):
+        dcign_task.DCIGNConfig(factors=("scale:0",))
+    assert dcign_task.DCIGNConfig().factor_groups(shapes.FACTOR_NAMES) == [
+        ["scale", 1], ["position_x", 1], ["position_y", 1]]
+    norb = ("category", "instance", "elevation", "azimuth", "lighting")
+    assert dcign_task.DCIGNConfig(dataset="smallnorb:2.0.0").factor_groups(norb) == [
+        ["elevation", 1], ["azimuth", 1], ["lighting", 1]]
+    given = dcign_task.DCIGNConfig(factors=("scale", "rotation:2"), factor_dim=3)
+    assert given.factor_groups(shapes.FACTOR_NAMES) == [["scale", 3], ["rotation", 2]]
 
 
 # -- What users call -------------------------------------------------------------
@@ -306,8 +319,14 @@ def test_fit_on_shape_factor_batches_and_on_plain_images():
 # -- One-factor batches -------------------------------------------------------------
 
 
-def _config(batch_size=16, seed=0, dataset="shapes"):
-    return task.RunConfig(dataset=dataset, global_batch_size=batch_size, seed=seed)
+def _train_data(model, source, encoding, batch_size=16, seed=0, intrinsic_ratio=3.0,
+                replicas=1):
+    """`factor_batches.train_data` as `DCIGNTask` calls it for `model`."""
+    named = [name for name, _ in model.factor_groups]
+    weights = factor_batches.draw_weights(source.factor_names, named, intrinsic_ratio)
+    return factor_batches.train_data(source, batch_size, model.minibatches, weights, encoding,
+                                     model.image_shape[0], model.image_shape[-1], seed=seed,
+                                     replicas=replicas)
 
 
 def _varying(batch, num_factors, minibatches=1):
@@ -324,21 +343,38 @@ def _varying(batch, num_factors, minibatches=1):
 
 
 def test_shapes_train_data_varies_one_factor_per_minibatch():
-    data = factor_batches.train_data(_config(), _model(), shapes.load("test", 16, 10), "binary")
+    data = _train_data(_model(), shapes.load("test", 16, 10), "binary")
     seen = set()
     for batch in data.take(10):
         assert batch["image"].shape == (16, 16, 16, 3) and batch["image"].dtype == tf.float32
         assert set(np.unique(batch["image"].numpy())) <= {0.0, 1.0}
         seen.update(_varying(batch, len(shapes.FACTOR_NAMES)))
     assert len(seen) >= 4, seen  # Factors drawn at random, batch by batch.
-    data = factor_batches.train_data(_config(), _model(minibatches=4),
-                                     shapes.load("test", 16, 10), "binary")
+    data = _train_data(_model(minibatches=4), shapes.load("test", 16, 10), "binary")
     for batch in data.take(5):
         seen.update(_varying(batch, len(shapes.FACTOR_NAMES), minibatches=4))
     assert seen == set(range(len(shapes.FACTOR_NAMES)))
-    with pytest.raises(ValueError, match="multiple of the 5 DC-IGN minibatches"):
-        factor_batches.train_data(_config(), _model(minibatches=5), shapes.load("test", 16, 10),
-                                  "binary")
+    with pytest.raises(ValueError, match=r"multiple of minibatches × replicas = 5 × 1 = 5"):
+        _train_data(_model(minibatches=5), shapes.load("test", 16, 10), "binary")
+
+
+def test_a_source_that_renders_its_own_one_factor_batches_is_asked_for_them():
+    """The capability, not the name, decides: a source's `factor_batches` renders them."""
+    calls = []
+
+    def render(batch_size, image_size, seed, factor_weights):
+        calls.append((batch_size, image_size, seed, factor_weights))
+        return shapes.factor_batches(batch_size, image_size, seed, factor_weights)
+
+    split = shapes.load("test", 16, 10)
+    toy = Source("toy", split.dataset, split.image_shape, factor_names=shapes.FACTOR_NAMES,
+                 factor_batches=render)
+    mine = next(iter(_train_data(_model(minibatches=2), toy, "binary", seed=4)))
+    theirs = next(iter(_train_data(_model(minibatches=2), split, "binary", seed=4)))
+    weights = factor_batches.draw_weights(shapes.FACTOR_NAMES, [n for n, _ in GROUPS], 3.0)
+    assert calls == [(8, 16, 4, weights)]
+    for key in ("image", "factors", "active_factor"):
+        np.testing.assert_array_equal(mine[key], theirs[key])
 
 
 def test_grid_groups_vary_one_factor_and_cope_with_missing_examples():
@@ -361,10 +397,9 @@ def test_grid_groups_vary_one_factor_and_cope_with_missing_examples():
 
 
 def test_tfds_style_train_data_resizes_encodes_and_weights_the_factors():
-    model = DCIGN((16, 16, 3), [("x", 1)], intrinsic_dim=2, intrinsic_ratio=3.0,
+    model = DCIGN((16, 16, 3), [("x", 1)], intrinsic_dim=2,
                   dataset_factor_names=("x", "y", "brightness"), base_filters=4, minibatches=2)
-    data = factor_batches.train_data(_config(8, dataset="grid"), model, _grid_source(),
-                                     "discrete")
+    data = _train_data(model, _grid_source(), "discrete", batch_size=8)
     actives = []
     for batch in data.take(30):
         assert batch["image"].shape == (8, 16, 16, 3)
@@ -420,9 +455,8 @@ def test_dsprites_from_mocked_tfds_gives_one_factor_batches(tmp_path, monkeypatc
 def test_short_training_makes_the_named_latents_track_their_factors():
     keras.utils.set_random_seed(0)
     source = _grid_source()
-    model = DCIGN((16, 16, 1), [("x", 1), ("y", 1)], intrinsic_dim=2, intrinsic_ratio=1.0,
-                  minibatches=4, dataset_factor_names=source.factor_names, base_filters=8,
-                  seed=0)
+    model = DCIGN((16, 16, 1), [("x", 1), ("y", 1)], intrinsic_dim=2, minibatches=4,
+                  dataset_factor_names=source.factor_names, base_filters=8, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     images, factors = factor_batches.load_arrays(source)
 
@@ -430,7 +464,7 @@ def test_short_training_makes_the_named_latents_track_their_factors():
         return disentanglement.factor_correlations(model.encode(images)[0].numpy(), factors)
 
     before = correlations()
-    data = factor_batches.train_data(_config(32, dataset="grid"), model, source, "binary")
+    data = _train_data(model, source, "binary", batch_size=32, intrinsic_ratio=1.0)
     model.fit(data, steps_per_epoch=300, epochs=1, verbose=0)
     after = correlations()
     for group, factor in ((0, 0), (1, 1)):
@@ -446,7 +480,6 @@ import keras
 import numpy as np
 from zoo.data import factor_batches, shapes
 from zoo.models.dcign import DCIGN
-from zoo.train import task
 
 devices = [d.name for d in tf.config.list_logical_devices("CPU")]
 out = {}
@@ -458,8 +491,10 @@ for name, strategy in (("one", tf.distribute.OneDeviceStrategy(devices[0])),
                       dataset_factor_names=shapes.FACTOR_NAMES, base_filters=4, seed=5,
                       invariance_strength=2.0, clamp_to=sys.argv[1])
         model.compile(optimizer=keras.optimizers.SGD(0.1))  # Adam would magnify rounding.
-    data = factor_batches.train_data(task.RunConfig(global_batch_size=8, seed=1), model,
-                                     shapes.load("test", 16, 10), "binary")
+    source = shapes.load("test", 16, 10)
+    weights = factor_batches.draw_weights(source.factor_names, ["scale", "position_x"], 3.0)
+    data = factor_batches.train_data(source, 8, 1, weights, "binary", 16, 3, seed=1,
+                                     replicas=strategy.num_replicas_in_sync)
     model.fit(data, steps_per_epoch=4, epochs=1, verbose=0)
     out[name] = [v.numpy().ravel().tolist() for v in model.trainable_variables]
 
@@ -520,20 +555,22 @@ def test_mirrored_training_equals_one_device_with_each_batch_across_replicas():
     np.testing.assert_allclose(np.array(weights["pull"]), expected, rtol=1e-6)
 
 
-def test_every_replica_must_get_whole_minibatches(tmp_path):
+def test_every_replica_must_get_whole_minibatches():
     """24 examples in 8 minibatches split over 2 replicas would cut a minibatch in half."""
-    del tmp_path
     with pytest.raises(ValueError, match=r"multiple of minibatches × replicas = 8 × 2 = 16"):
-        dcign_task.require_whole_minibatches(24, 8, 2)
-    dcign_task.require_whole_minibatches(32, 8, 2)
+        factor_batches.require_whole_minibatches(24, 8, 2)
+    factor_batches.require_whole_minibatches(32, 8, 2)
+    with pytest.raises(ValueError, match=r"multiple of minibatches × replicas = 2 × 2 = 4"):
+        _train_data(_model(minibatches=2), shapes.load("test", 16, 10), "binary", batch_size=6,
+                    replicas=2)
 
 
 # -- Saving and export ------------------------------------------------------------
 
 
 def test_save_and_load_give_identical_outputs(tmp_path):
-    model = _model(clamp_to="first", invariance_strength=0.5, intrinsic_ratio=2.0,
-                   minibatches=2, likelihood="gaussian")
+    model = _model(clamp_to="first", invariance_strength=0.5, minibatches=2,
+                   likelihood="gaussian")
     model.compile(optimizer=keras.optimizers.Adam())
     model.fit({"image": _images(4), "active_factor": np.full(4, SHAPES["scale"], np.int32)},
               batch_size=4, epochs=1, verbose=0)
@@ -542,7 +579,7 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, DCIGN) and loaded.factor_groups == model.factor_groups
     assert (loaded.clamp_to, loaded.invariance_strength) == ("first", 0.5)
-    assert loaded.minibatches == 2 and loaded.intrinsic_ratio == 2.0
+    assert loaded.minibatches == 2
     assert loaded.dataset_factor_names == shapes.FACTOR_NAMES
     x = _images(3)
     for name, value in model.encode_factors(x).items():
@@ -550,8 +587,17 @@ def test_save_and_load_give_identical_outputs(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     again = DCIGN.from_config(model.get_config()).get_config()
     for key in ("factor_groups", "intrinsic_dim", "clamp", "clamp_to", "invariance_strength",
-                "intrinsic_ratio", "minibatches", "dataset_factor_names", "latent_dim"):
+                "minibatches", "dataset_factor_names", "latent_dim"):
         assert again[key] == model.get_config()[key], key
+    # A config saved before `intrinsic_ratio` left the model: dropped, with a warning.
+    old = dict(model.get_config(), intrinsic_ratio=2.0)
+    with pytest.warns(DeprecationWarning, match="no longer takes intrinsic_ratio"):
+        restored = DCIGN.from_config(old)
+    assert "intrinsic_ratio" not in restored.get_config()
+    assert restored.get_config()["factor_groups"] == model.get_config()["factor_groups"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        DCIGN.from_config(model.get_config())
 
 
 _FRESH_PROCESS = r"""

@@ -1,9 +1,10 @@
-"""MIG, DCI and factor correlations (`zoo.metrics.disentanglement`) on cases with known answers."""
+"""MIG, DCI, factor correlations and their assembly (`zoo.metrics.disentanglement`)."""
 
 import math
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn import linear_model
 from sklearn import metrics as sk_metrics
 
@@ -136,3 +137,53 @@ def test_bad_inputs_name_the_problem():
         disentanglement.dci_disentanglement(np.zeros((5, 2)), np.zeros((5, 2)), "forest")
     with pytest.raises(ValueError, match="at least 2 latents and 2 factors"):
         disentanglement.dci_disentanglement(np.zeros((5, 2)), np.zeros((5, 1)))
+
+
+class _Encoder:
+    """A stand-in model whose posterior mean is the batch's factors, doubled, and a zero."""
+
+    def encode(self, batch):
+        factors = tf.cast(batch["factors"], tf.float32)
+        return (tf.concat([2.0 * factors, tf.zeros_like(factors[:, :1])], axis=1),)
+
+
+def _batches(factors, size):
+    images = np.broadcast_to(np.arange(len(factors), dtype=np.float32)[:, None, None, None],
+                             (len(factors), 4, 4, 1))
+    return tf.data.Dataset.from_tensor_slices({"image": images, "factors": factors}).batch(size)
+
+
+def test_encode_held_out_stops_at_max_examples_and_keeps_the_first_images():
+    factors = _factors(rows=50, columns=2, seed=4)
+    latents, kept, images = disentanglement.encode_held_out(_Encoder(), _batches(factors, 16),
+                                                            max_examples=40)
+    assert latents.shape == (40, 3) and kept.shape == (40, 2)
+    np.testing.assert_array_equal(kept, factors[:40])
+    np.testing.assert_allclose(latents[:, :2], 2.0 * factors[:40])
+    np.testing.assert_array_equal(images[:, 0, 0, 0], np.arange(8))  # The first batch's 8.
+    with pytest.raises(ValueError, match="held-out dataset is empty"):
+        disentanglement.encode_held_out(_Encoder(), _batches(factors[:0], 16))
+
+
+def test_evaluate_disentanglement_gathers_the_scores_of_named_groups():
+    rng = np.random.default_rng(5)
+    factors = _factors(rows=800, columns=3, seed=6)
+    # Latent 0 is factor "a", latents 1-2 hold "b" split in two, latent 3 is noise.
+    latents = np.stack([factors[:, 0], factors[:, 1] + 0.3 * factors[:, 2],
+                        factors[:, 1] - 0.3 * factors[:, 2], rng.normal(size=800)], axis=1)
+    groups = {"a": slice(0, 1), "b": slice(1, 3)}
+    results = disentanglement.evaluate_disentanglement(latents, factors, ["a", "b", "c"],
+                                                       ["a", "b"], groups, seed=0)
+    assert results["num_held_out"] == 800 and results["named_factors"] == ["a", "b"]
+    assert results["factor_correlations"]["a"] == pytest.approx(1.0)
+    assert results["factor_correlations"]["b"] == pytest.approx(1.0)  # R of the pair.
+    assert results["best_latent_correlations"]["a"] == pytest.approx(1.0)
+    assert results["best_latent_correlations"]["b"] < 0.99
+    named = disentanglement.mutual_information_gap(latents, factors[:, :2])
+    assert results["mig"] == pytest.approx(named["mig"])
+    assert set(results["mig_per_factor_all_factors"]) == {"a", "b", "c"}
+    dci = disentanglement.dci_disentanglement(latents, factors, seed=0)
+    assert results["dci_completeness_all_factors"] == pytest.approx(dci["completeness"])
+    plain = disentanglement.evaluate_disentanglement(latents, factors, ["a", "b", "c"], ["a"])
+    assert "factor_correlations" not in plain and "dci_disentanglement" not in plain
+    assert "dci_disentanglement_all_factors" in plain

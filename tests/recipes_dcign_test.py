@@ -60,8 +60,9 @@ def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--factors=scale:0"], "--factors takes NAME or NAME:SIZE"),
-    (["--batch_size=30", "--minibatches=8"], "a multiple of --minibatches"),
+    (["--factors=scale:0"], "factors entry 'scale:0' must be NAME or NAME:SIZE"),
+    (["--batch_size=30", "--minibatches=8"],
+     "a multiple of minibatches × replicas = 8 × 1 = 8"),
 ])
 def test_bad_flags_fail_in_one_clear_line(flags, message):
     result = _recipe(*flags, timeout=120)

@@ -3,9 +3,9 @@
 DC-IGN trains on minibatches in which all generative factors but one are held
 fixed (Kulkarni et al. 2015, Sec. 3.1). Two sources of such batches:
 
-- the built-in rendered `shapes` (offline, default): `zoo.data.shapes.
-  factor_batches` renders them directly, drawing one shared value for every
-  factor and redrawing the active one per example;
+- the built-in rendered `shapes` (offline, default): its `Source` carries
+  `zoo.data.shapes.factor_batches`, which renders them directly, drawing one
+  shared value for every factor and redrawing the active one per example;
 - TFDS sets whose `factors` are known (`dsprites`, `shapes3d`, `smallnorb`,
   loaded by `zoo.data.tfds_source`): `tfds_factor_batches` groups the
   examples of a split by the values of all other factors (`OneFactorGroups`)
@@ -29,7 +29,7 @@ does for these sets.
 
 Every batch is a dict: `image` (uint8 [B, H, W, C]), `factors` (float32
 [B, F]) and `active_factor` (int32 scalar: index into the source's
-`factor_names`); `train_data`, the runner's hook, puts M of them in a global
+`factor_names`); `train_data` puts M of them in a global
 batch (interleaved, see `zoo.DCIGN`), encodes the images for the likelihood
 and repeats `active_factor` per example so that a strategy can split the
 batch over its replicas.
@@ -44,9 +44,9 @@ import tensorflow as tf
 
 from zoo import random as zoo_random
 from zoo.data import pipeline
-from zoo.data import shapes
 
-__all__ = ["OneFactorGroups", "load_arrays", "tfds_factor_batches", "train_data"]
+__all__ = ["OneFactorGroups", "load_arrays", "tfds_factor_batches", "draw_weights",
+           "require_whole_minibatches", "train_data"]
 
 
 class OneFactorGroups:
@@ -191,25 +191,56 @@ def tfds_factor_batches(source, batch_size, factor_weights=None, seed=0, image_s
         "active_factor": tf.TensorSpec([], tf.int32)})
 
 
-def train_data(config, model, source, encoding):
-    """The runner's `train_data` hook: encoded one-factor global batches, forever.
+def draw_weights(factor_names, named_factors, intrinsic_ratio):
+    """{data factor: how often its one-factor batches are drawn}.
 
-    A global batch holds M = `model.minibatches` one-factor minibatches of
+    Each named factor (one with a DC-IGN group of its own) weighs 1; the
+    others, the intrinsic factors, share `intrinsic_ratio` equally, so that
+    intrinsic batches are drawn `intrinsic_ratio` times as often as one named
+    factor's (Kulkarni et al. 2015: about 10 to 1 for faces).
+    """
+    intrinsic = [name for name in factor_names if name not in named_factors]
+    share = intrinsic_ratio / max(1, len(intrinsic))
+    return {name: (share if name in intrinsic else 1.0) for name in factor_names}
+
+
+def require_whole_minibatches(global_batch_size, minibatches, replicas=1):
+    """Fails unless every replica's share of the batch is whole rows of M minibatches.
+
+    `zoo.DCIGN` reshapes a replica's batch to [rows, M]: row r holds the r-th
+    example of each of the M interleaved one-factor minibatches.
+    """
+    if global_batch_size % (minibatches * replicas):
+        raise ValueError(
+            f"global batch size {global_batch_size} must be a multiple of minibatches × "
+            f"replicas = {minibatches} × {replicas} = {minibatches * replicas}, so that every "
+            "replica's share holds whole rows of the interleaved one-factor minibatches.")
+
+
+def train_data(source, global_batch_size, minibatches, factor_weights, encoding, image_size,
+               channels, seed=0, replicas=1):
+    """DC-IGN's training stream: encoded one-factor global batches, forever.
+
+    A global batch holds M = `minibatches` one-factor minibatches of
     global_batch_size / M examples (M = 1: the batch is one, the paper's
     procedure), drawn independently: in each a single factor varies, drawn
-    at random with the weights of `model.factor_weights()` (intrinsic
-    factors more often). Their rows are interleaved, row i * M + m being
-    example i of minibatch m, so that a strategy splitting the batch into
-    contiguous parts gives every replica rows of every minibatch
-    (`zoo.DCIGN.clamp_encoder_outputs`). The minibatches come from
-    `zoo.data.shapes.factor_batches` for the built-in `shapes` (rendered at
-    the model's size) and from `tfds_factor_batches` otherwise.
+    at random with `factor_weights` (see `draw_weights`). Their rows are
+    interleaved, row i * M + m being example i of minibatch m, so that a
+    strategy splitting the batch into contiguous parts gives every replica
+    rows of every minibatch (`zoo.DCIGN.clamp_encoder_outputs`). The
+    minibatches are rendered by the source's own `factor_batches` where it
+    has one (the built-in shapes), else drawn from its examples by
+    `tfds_factor_batches`.
 
     Args:
-        config: the `zoo.train.runner.RunConfig` (global batch size, seed).
-        model: a `zoo.DCIGN` (image shape, minibatches, factor weights).
         source: the train split's `Source`.
+        global_batch_size: examples per global batch.
+        minibatches: M, one-factor minibatches per global batch.
+        factor_weights: {factor name: weight} of drawing each factor.
         encoding: the likelihood's pipeline encoding.
+        image_size, channels: the model's image side and channels.
+        seed: seed of the draws and of the encoding's noise.
+        replicas: replicas the global batch is split over.
 
     Returns:
         A dataset of dicts: `image` float32 [B, H, W, C], `factors` [B, F]
@@ -217,21 +248,18 @@ def train_data(config, model, source, encoding):
         example so that a strategy can split the batch over its replicas).
 
     Raises:
-        ValueError: the global batch is not a multiple of M.
+        ValueError: the global batch is not a multiple of M × replicas.
     """
-    size, channels = model.image_shape[0], model.image_shape[-1]
-    batch_size, count = config.global_batch_size, model.minibatches
-    if batch_size % count:
-        raise ValueError(f"The global batch size {batch_size} must be a multiple of the "
-                         f"{count} DC-IGN minibatches it holds.")
+    require_whole_minibatches(global_batch_size, minibatches, replicas)
+    batch_size, count = global_batch_size, minibatches
     minibatch_size = batch_size // count
-    if source.name == "shapes":
-        minibatches = shapes.factor_batches(minibatch_size, size, seed=config.seed,
-                                            factor_weights=model.factor_weights())
+    if source.factor_batches is not None:
+        stream = source.factor_batches(minibatch_size, image_size, seed=seed,
+                                       factor_weights=factor_weights)
     else:
-        minibatches = tfds_factor_batches(source, minibatch_size, model.factor_weights(),
-                                          seed=config.seed, image_size=size, channels=channels)
-    minibatches = minibatches.map(lambda batch: {key: batch[key] for key in (
+        stream = tfds_factor_batches(source, minibatch_size, factor_weights, seed=seed,
+                                     image_size=image_size, channels=channels)
+    stream = stream.map(lambda batch: {key: batch[key] for key in (
         "image", "factors", "active_factor")})
 
     def interleave(values):
@@ -246,9 +274,9 @@ def train_data(config, model, source, encoding):
                 tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), tf.uint8))
         active = tf.tile(tf.cast(batch["active_factor"], tf.int32), [minibatch_size])
         return {"image": pipeline.encode_images(image, encoding,
-                                                zoo_random.step_seed(config.seed, index, 1)),
+                                                zoo_random.step_seed(seed, index, 1)),
                 "factors": interleave(batch["factors"]), "active_factor": active}
 
-    batches = minibatches.batch(count, drop_remainder=True)
+    batches = stream.batch(count, drop_remainder=True)
     return tf.data.Dataset.zip((batches, tf.data.Dataset.counter())).map(
         encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -257,7 +257,9 @@ def load(split: str = "train", image_size: int = 32, num_examples: Optional[int]
     Returns:
         A `Source` named "shapes" whose elements are {"image": uint8
         [S, S, 3], "mask": uint8 [S, S, 1], "factors": float32 [F],
-        "attributes": float32 [A], "label": int64 (the shape index)}.
+        "attributes": float32 [A], "label": int64 (the shape index)};
+        its `factor_batches` is `factor_batches` (one-factor batches are
+        rendered, not drawn from the split).
 
     Raises:
         ValueError: an unknown split, an image size below 16 or a negative
@@ -278,7 +280,7 @@ def load(split: str = "train", image_size: int = 32, num_examples: Optional[int]
         deterministic=True).unbatch()
     return Source(name="shapes", dataset=dataset, image_shape=(image_size, image_size, 3),
                   num_examples=int(num_examples), attribute_names=ATTRIBUTE_NAMES,
-                  factor_names=FACTOR_NAMES, has_mask=True)
+                  factor_names=FACTOR_NAMES, has_mask=True, factor_batches=factor_batches)
 
 
 def _active_factor_logits(factor_weights: Optional[Mapping[str, float]]) -> tf.Tensor:

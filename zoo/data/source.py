@@ -1,7 +1,7 @@
 """The record every image source hands to the pipeline, and what we know of each dataset."""
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import tensorflow as tf
 
@@ -31,6 +31,10 @@ class Source:
         attribute_names: names of the `attributes` entries, or None.
         factor_names: names of the `factors` entries, or None.
         has_mask: whether elements carry `mask`.
+        factor_batches: for data rendered from its factors, how to render
+            one-factor batches directly, `(batch_size, image_size, seed,
+            factor_weights) -> dataset` (as `zoo.data.shapes.factor_batches`);
+            None: `zoo.data.factor_batches` draws them from `dataset`.
     """
     name: str
     dataset: tf.data.Dataset
@@ -39,6 +43,7 @@ class Source:
     attribute_names: Optional[Tuple[str, ...]] = None
     factor_names: Optional[Tuple[str, ...]] = None
     has_mask: bool = False
+    factor_batches: Optional[Callable[..., tf.data.Dataset]] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ reparameterised sample, the ELBO per example in nats,
 batch names its factor in `active_factor`; batches without it (evaluation,
 `fit` on ordinary images) are not clamped. The data pipeline
 (`zoo.data.factor_batches`) draws the batches' factors at random, intrinsic
-factors more often (`intrinsic_ratio`; the paper: about 10 to 1).
+factors more often (its `intrinsic_ratio`; the paper: about 10 to 1).
 
 What is clamped, and the KL:
     The encoder's outputs are the posterior's two heads, the mean and the raw
@@ -72,6 +72,7 @@ References:
 
 import inspect
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -127,9 +128,6 @@ class DCIGN(zoo_vae.VAE):
             toward their minibatch's statistic, in nats per example of the
             global batch, as the objective (0: the code's default, no
             gradient to clamped units).
-        intrinsic_ratio: how often intrinsic batches are drawn relative to
-            the batches of one named factor; read by the data pipeline
-            through `factor_weights()`.
         minibatches: M, the number of one-factor minibatches in a batch
             (1: the whole batch is one, as in the paper). With M > 1, row
             i * M + m of a batch belongs to minibatch m (interleaved, as
@@ -154,14 +152,13 @@ class DCIGN(zoo_vae.VAE):
     """
 
     def __init__(self, image_shape, factor_groups, intrinsic_dim=8, clamp=True,
-                 clamp_to="mean", invariance_strength=1.0, intrinsic_ratio=3.0,
-                 minibatches=1, dataset_factor_names=None, latent_dim=None, **kwargs):
+                 clamp_to="mean", invariance_strength=1.0, minibatches=1,
+                 dataset_factor_names=None, latent_dim=None, **kwargs):
         groups = _parse_groups(factor_groups)
         intrinsic_dim = checks.positive_int("intrinsic_dim", intrinsic_dim)
         clamping.validate_clamp_to(clamp_to)
         invariance_strength = checks.finite_non_negative("invariance_strength",
                                                          invariance_strength)
-        intrinsic_ratio = checks.finite_non_negative("intrinsic_ratio", intrinsic_ratio)
         minibatches = checks.positive_int("minibatches", minibatches)
         total = sum(size for _, size in groups) + intrinsic_dim
         if latent_dim is not None and checks.integer("latent_dim", latent_dim) != total:
@@ -181,7 +178,6 @@ class DCIGN(zoo_vae.VAE):
         self.clamp = bool(clamp)
         self.clamp_to = clamp_to
         self.invariance_strength = invariance_strength
-        self.intrinsic_ratio = intrinsic_ratio
         self.minibatches = minibatches
         self.dataset_factor_names = dataset_factor_names
 
@@ -214,20 +210,6 @@ class DCIGN(zoo_vae.VAE):
         names = [name for name, _ in self.factor_groups]
         return np.array([names.index(f) if f in names else intrinsic
                          for f in self.dataset_factor_names], np.int32)
-
-    def factor_weights(self):
-        """{data factor: how often its one-factor batches are drawn}.
-
-        Each named factor weighs 1; the intrinsic factors share
-        `intrinsic_ratio` equally (with `dataset_factor_names` None, the
-        intrinsic entry is "intrinsic" itself).
-        """
-        names = self.dataset_factor_names or self.group_names
-        groups = self._group_of_factor()
-        intrinsic = len(self.factor_groups)
-        count = max(1, int(np.sum(groups == intrinsic)))
-        return {name: (self.intrinsic_ratio / count if group == intrinsic else 1.0)
-                for name, group in zip(names, groups)}
 
     def active_group(self, active_factor):
         """int32 [B]: the free group of each example's batch (-1: none clamped).
@@ -444,7 +426,21 @@ class DCIGN(zoo_vae.VAE):
             factor_groups=[[name, size] for name, size in self.factor_groups],
             intrinsic_dim=self.intrinsic_dim, clamp=self.clamp, clamp_to=self.clamp_to,
             invariance_strength=self.invariance_strength,
-            intrinsic_ratio=self.intrinsic_ratio, minibatches=self.minibatches,
+            minibatches=self.minibatches,
             dataset_factor_names=(None if self.dataset_factor_names is None
                                   else list(self.dataset_factor_names)))
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """The model of `get_config`; drops the `intrinsic_ratio` of older configs.
+
+        How often intrinsic batches are drawn is a setting of the data
+        (`zoo.data.factor_batches.draw_weights`), not of the model.
+        """
+        if "intrinsic_ratio" in config:
+            warnings.warn("DCIGN no longer takes intrinsic_ratio (a setting of the data: "
+                          "zoo.data.factor_batches.draw_weights); ignoring it.",
+                          DeprecationWarning, stacklevel=2)
+            config = {key: value for key, value in config.items() if key != "intrinsic_ratio"}
+        return super().from_config(config)

@@ -1,36 +1,20 @@
 """DC-IGN's task: build it, feed it one-factor batches, judge its inverse graphics.
 
-`DCIGNTask` trains a `zoo.DCIGN` on clamped one-factor batches
-(`zoo.data.factor_batches.train_data`). Its evaluation
-reports, on the held-out split:
-
-- the test ELBO and importance-weighted log p(x) (`zoo.metrics.likelihood`);
-- inverse graphics: per named factor, the correlation R between the
-  factor's own latent group (posterior means) and the true factor value
-  (|Pearson r| for a one-unit group, the multiple correlation for larger
-  ones), and for every factor the best |r| of any single latent (the number
-  a plain VAE, which has no named latents, can be given);
-- disentanglement over all latents (`zoo.metrics.disentanglement`): MIG
-  (Chen et al. 2018) and DCI disentanglement / completeness (Eastwood &
-  Williams 2018), each over the named factors (those DC-IGN is given a
-  group for: `mig`, `dci_*`) and over all factors of the data
-  (`mig_all_factors`, `dci_*_all_factors`; the intrinsic factors share one
-  group by design, so no single latent is meant to carry them);
-- traversal figures: `traversals/traversal_K.png` in the model directory,
-  one row per named factor: the input image, then the image re-rendered
-  with that factor's latent swept over its held-out range.
+`DCIGNTask` trains a `zoo.DCIGN` (Kulkarni et al. 2015) on clamped
+one-factor batches (`zoo.data.factor_batches.train_data`) and reports, on
+the held-out split, the test ELBO and importance-weighted log p(x)
+(`zoo.metrics.likelihood`); per named factor the correlation of its own
+latent group with the true factor, the best single latent's, MIG and DCI
+(`zoo.metrics.disentanglement.evaluate_disentanglement`); and traversal
+figures, `traversals/traversal_K.png` in the model directory: a row per
+named factor, the input image, then the image re-rendered with that
+factor's latent swept over its held-out range.
 
 With `compare_vae` (the default) the runner then trains its baseline, a
-plain `zoo.VAE` of the same size (same networks, latent size, likelihood,
-steps, batch size, optimizer and seed) on ordinary shuffled batches of the
-same training split, in `MODEL_DIR/vae_baseline`, evaluated the same way
+plain `zoo.VAE` of the same size and budget (networks, latent size,
+likelihood, steps, batch size, optimizer, seed) on ordinary shuffled
+batches of the same split, in `MODEL_DIR/vae_baseline`, judged the same way
 against DC-IGN's named factors; `results.json` holds both.
-
-References:
-    Kulkarni et al. (2015), Deep Convolutional Inverse Graphics Network.
-    Chen et al. (2018), Isolating Sources of Disentanglement in VAEs (MIG).
-    Eastwood & Williams (2018), A Framework for the Quantitative Evaluation
-    of Disentangled Representations (DCI).
 """
 
 import dataclasses
@@ -43,6 +27,7 @@ from zoo import checks
 from zoo import clamping
 from zoo import images as zoo_images
 from zoo.data import factor_batches
+from zoo.data import source as zoo_source
 from zoo.metrics import disentanglement
 from zoo.metrics import likelihood
 from zoo.models import dcign
@@ -50,9 +35,17 @@ from zoo.models import vae
 from zoo.tasks import vae as vae_task
 from zoo.train import task
 
-__all__ = ["DCIGNConfig", "DCIGNTask", "VAEBaselineTask", "intrinsic_factors",
-           "default_factor_groups", "require_whole_minibatches", "encode_held_out", "evaluate_disentanglement",
-           "write_traversals", "report"]
+__all__ = ["DCIGNConfig", "DCIGNTask", "VAEBaselineTask", "write_traversals", "report"]
+
+
+def _check_factor_entries(name, entries):
+    """`factors` entries as given, if each is NAME or NAME:SIZE with a positive SIZE."""
+    for text in entries:
+        label, _, size = text.partition(":")
+        if not label or (size and not (size.isdigit() and int(size) > 0)):
+            raise ValueError(f"{name} entry {text!r} must be NAME or NAME:SIZE with a positive "
+                             "SIZE, e.g. scale,rotation:2.")
+    return entries
 
 
 @dataclasses.dataclass
@@ -67,7 +60,7 @@ class DCIGNConfig(vae_task.VAEFamilyConfig):
         (), "Named factor groups, in latent order: NAME or NAME:SIZE, e.g. scale,rotation:2. "
         "Default: every factor of the data but the intrinsic ones (shapes: scale, "
         "position_x, position_y; dsprites: all but shape; smallnorb: elevation, azimuth, "
-        "lighting).", model=True)
+        "lighting).", model=True, check=_check_factor_entries)
     factor_dim: int = task.setting(1, "Size of each factor group given without :SIZE.",
                                    model=True, check=checks.positive_int)
     intrinsic_dim: int = task.setting(
@@ -83,7 +76,7 @@ class DCIGNConfig(vae_task.VAEFamilyConfig):
         "clamped units (authors' code default).", model=True)
     intrinsic_ratio: float = task.setting(
         3.0, "How often intrinsic batches are drawn relative to one named factor's (the "
-        "paper: about 10 for faces).", model=True)
+        "paper: about 10 for faces).", check=checks.finite_non_negative)
     minibatches: int = task.setting(
         8, "One-factor minibatches per global batch, each clamped to its own batch mean (1: "
         "the whole batch is one, as in the paper; more: one step averages several of the "
@@ -97,112 +90,24 @@ class DCIGNConfig(vae_task.VAEFamilyConfig):
     compare_vae: bool = task.setting(
         True, "Also train a plain VAE of the same size and budget, and compare.")
 
-    def factor_groups(self):
-        """[[name, size]] of `factors` (sizes default to `factor_dim`); [] for the defaults."""
-        groups = []
-        for text in self.factors:
-            name, _, size = text.partition(":")
-            if not name or (size and not (size.isdigit() and int(size) > 0)):
-                raise ValueError(f"factors entry {text!r} must be NAME or NAME:SIZE with a "
-                                 "positive SIZE, e.g. scale,rotation:2.")
-            groups.append([name, int(size) if size else self.factor_dim])
-        return groups
+    def factor_groups(self, factor_names):
+        """[[name, size]] of `factors` (sizes default to `factor_dim`), else the defaults.
 
-
-def intrinsic_factors(dataset):
-    """The factors of a dataset that get no group of their own, by default.
-
-    Their one-factor batches train the intrinsic group, as the face's
-    identity (shape and texture) does in the paper. For the rendered shapes
-    these are what the object and the scene are (shape, colour, background:
-    the background factor is circular, 0 and 1 render alike) and the
-    rotation, which the image does not determine (a circle looks the same at
-    every angle, a square every 90 degrees), so no single latent can track it
-    (ask for it with a group of 2 if wanted).
-    """
-    return {"shapes": ("shape", "rotation", "hue", "background"),
-            "dsprites": ("shape",),
-            "shapes3d": ("shape",),
-            "smallnorb": ("category", "instance")}.get(dataset.split(":")[0], ())
-
-
-def default_factor_groups(dataset, factor_names, size=1):
-    """[(name, size)] for every factor of the data that is not intrinsic."""
-    intrinsic = intrinsic_factors(dataset)
-    return [(name, size) for name in factor_names if name not in intrinsic]
+        The defaults: a group of 1 for every factor of the data but the
+        dataset's intrinsic ones (`zoo.data.source.DatasetFacts`).
+        """
+        groups = [[name, int(size) if size else self.factor_dim]
+                  for name, _, size in (text.partition(":") for text in self.factors)]
+        intrinsic = zoo_source.facts(self.dataset).intrinsic_factors
+        return groups or [[name, 1] for name in factor_names if name not in intrinsic]
 
 
 def _require_factors(config, source):
+    """Fails unless the data has generative factors."""
     if not source.factor_names:
         raise ValueError(
             f"DC-IGN needs a dataset with known generative factors (shapes, dsprites, "
             f"shapes3d, smallnorb); {config.dataset!r} has none.")
-
-
-def encode_held_out(model, dataset, max_examples=10_000):
-    """(posterior means [N, D], factors [N, F], images [<= 8, H, W, C]) of held-out data."""
-    latents, factors, images = [], [], None
-    count = 0
-    for batch in dataset:
-        if count >= max_examples:
-            break
-        latents.append(model.encode(batch)[0].numpy())
-        factors.append(batch["factors"].numpy())
-        if images is None:
-            images = batch["image"].numpy()[:8]
-        count += len(latents[-1])
-    if not latents:
-        raise ValueError("The held-out dataset is empty.")
-    return (np.concatenate(latents)[:max_examples], np.concatenate(factors)[:max_examples],
-            images)
-
-
-def _gaps(names, per_factor):
-    return {name: (None if np.isnan(gap) else float(gap)) for name, gap in zip(names, per_factor)}
-
-
-def evaluate_disentanglement(latents, factors, factor_names, named_factors, groups=None,
-                             seed=0):
-    """Correlations, MIG and DCI of latents [N, D] against factors [N, F].
-
-    Args:
-        latents, factors: from `encode_held_out`.
-        factor_names: names of the factor columns.
-        named_factors: the factors DC-IGN has a group for (the headline
-            scores are over these; `*_all_factors` over every factor).
-        groups: {factor name: slice of the latents} of a DC-IGN's named
-            groups, or None (a plain VAE).
-        seed: seed of DCI's regressors.
-
-    Returns:
-        dict: `mig`, `mig_per_factor`, `dci_disentanglement`,
-        `dci_completeness` (named factors), the same with `_all_factors`,
-        `best_latent_correlations` {name: max_j |r(z_j, v)|} and, with
-        groups, `factor_correlations` {name: R of the factor's own group}.
-    """
-    factor_names = list(factor_names)
-    columns = [factor_names.index(name) for name in named_factors]
-    named = factors[:, columns]
-    correlations = disentanglement.factor_correlations(latents, factors)
-    results = {"num_held_out": int(latents.shape[0]), "named_factors": list(named_factors),
-               "best_latent_correlations": {name: float(correlations[:, k].max())
-                                            for k, name in enumerate(factor_names)}}
-    scores = disentanglement.mutual_information_gap(latents, named)
-    results.update(mig=scores["mig"], mig_per_factor=_gaps(named_factors, scores["per_factor"]))
-    everything = disentanglement.mutual_information_gap(latents, factors)
-    results.update(mig_all_factors=everything["mig"],
-                   mig_per_factor_all_factors=_gaps(factor_names, everything["per_factor"]))
-    for suffix, values in (("", named), ("_all_factors", factors)):
-        if values.shape[1] >= 2:
-            dci = disentanglement.dci_disentanglement(latents, values, seed=seed)
-            results["dci_disentanglement" + suffix] = dci["disentanglement"]
-            results["dci_completeness" + suffix] = dci["completeness"]
-    if groups is not None:
-        results["factor_correlations"] = {
-            name: disentanglement.multiple_correlation(latents[:, part],
-                                                       factors[:, factor_names.index(name)])
-            for name, part in groups.items()}
-    return results
 
 
 def write_traversals(model, images, latents, directory, count=4, columns=9):
@@ -228,10 +133,18 @@ def write_traversals(model, images, latents, directory, count=4, columns=9):
     return paths
 
 
-def _likelihood(model, dataset, config):
-    return likelihood.evaluate_likelihood(
-        model, dataset, max_batches=config.eval_batches, seed=config.seed,
+def _evaluate(model, data, config, named_factors, groups=None):
+    """(results, latents, images): likelihood and disentanglement on the held-out split."""
+    results = likelihood.evaluate_likelihood(
+        model, data.test_batches, max_batches=config.eval_batches, seed=config.seed,
         num_samples=config.importance_samples)
+    latents, factors, images = disentanglement.encode_held_out(
+        model, data.test_batches, config.disentanglement_examples)
+    names = list(data.test.factor_names)
+    results.update(disentanglement.evaluate_disentanglement(
+        latents, factors, names, named_factors, groups, seed=config.seed))
+    results.update(latent_dim=model.latent_dim, factor_names=names)
+    return results, latents, images
 
 
 def _number(value):
@@ -281,19 +194,6 @@ def report(results):
             + [f"traversals (a row per factor): {', '.join(results['traversals'])}"])
 
 
-def require_whole_minibatches(global_batch_size, minibatches, replicas):
-    """Fails unless every replica's share of the batch is whole rows of M minibatches.
-
-    `zoo.DCIGN` reshapes a replica's batch to [rows, M]: row r holds the r-th
-    example of each of the M interleaved one-factor minibatches.
-    """
-    if global_batch_size % (minibatches * replicas):
-        raise ValueError(
-            f"global batch size {global_batch_size} must be a multiple of minibatches × "
-            f"replicas = {minibatches} × {replicas} = {minibatches * replicas}, so that every "
-            "replica's share holds whole rows of the interleaved one-factor minibatches.")
-
-
 class DCIGNTask(task.Task):
     """A `zoo.DCIGN` on clamped one-factor batches, judged as inverse graphics."""
     name = "dcign"
@@ -304,35 +204,30 @@ class DCIGNTask(task.Task):
         """A `zoo.DCIGN` for the source's factors; default groups: the non-intrinsic ones."""
         config = self.config
         _require_factors(config, source)
-        groups = config.factor_groups() or default_factor_groups(config.dataset,
-                                                                 source.factor_names)
         return dcign.DCIGN(
-            self.image_shape(source), groups, intrinsic_dim=config.intrinsic_dim,
-            clamp=config.clamp, clamp_to=config.clamp_to,
-            invariance_strength=config.invariance_strength,
-            intrinsic_ratio=config.intrinsic_ratio, minibatches=config.minibatches,
+            self.image_shape(source), config.factor_groups(source.factor_names),
+            intrinsic_dim=config.intrinsic_dim, clamp=config.clamp, clamp_to=config.clamp_to,
+            invariance_strength=config.invariance_strength, minibatches=config.minibatches,
             dataset_factor_names=source.factor_names, seed=config.seed,
             **vae_task.vae_arguments(config))
 
     def train_data(self, model, source):
-        require_whole_minibatches(self.config.global_batch_size, model.minibatches,
-                                  model.distribute_strategy.num_replicas_in_sync)
-        return factor_batches.train_data(self.config, model, source, self.encoding(model))
+        """One-factor batches, intrinsic factors drawn `intrinsic_ratio` times as often."""
+        config = self.config
+        named = [name for name, _ in model.factor_groups]
+        return factor_batches.train_data(
+            source, config.global_batch_size, model.minibatches,
+            factor_batches.draw_weights(source.factor_names, named, config.intrinsic_ratio),
+            self.encoding(model), model.image_shape[0], model.image_shape[-1],
+            seed=config.seed, replicas=model.distribute_strategy.num_replicas_in_sync)
 
     def evaluate(self, model, data):
         """Likelihood, per-factor correlations, MIG, DCI and traversal figures of a DC-IGN."""
-        config = self.config
-        results = _likelihood(model, data.test_batches, config)
-        latents, factors, images = encode_held_out(model, data.test_batches,
-                                                   config.disentanglement_examples)
-        names = list(model.dataset_factor_names)
         groups = {name: model.group_slices[name] for name, _ in model.factor_groups}
-        results.update(evaluate_disentanglement(latents, factors, names, list(groups), groups,
-                                                seed=config.seed))
+        results, latents, images = _evaluate(model, data, self.config, list(groups), groups)
         results["traversals"] = write_traversals(
-            model, images, latents, os.path.join(config.model_dir, "traversals"))
-        results.update(latent_dim=model.latent_dim, factor_names=names,
-                       factor_groups=[list(group) for group in model.factor_groups])
+            model, images, latents, os.path.join(self.config.model_dir, "traversals"))
+        results["factor_groups"] = [list(group) for group in model.factor_groups]
         return results
 
     def baselines(self, results):
@@ -372,11 +267,4 @@ class VAEBaselineTask(task.Task):
                        seed=self.config.seed, **vae_task.vae_arguments(self.config))
 
     def evaluate(self, model, data):
-        config = self.config
-        results = _likelihood(model, data.test_batches, config)
-        latents, factors, _ = encode_held_out(model, data.test_batches,
-                                              config.disentanglement_examples)
-        results.update(evaluate_disentanglement(latents, factors, data.test.factor_names,
-                                                self.named_factors, seed=config.seed))
-        results.update(latent_dim=model.latent_dim, factor_names=list(data.test.factor_names))
-        return results
+        return _evaluate(model, data, self.config, self.named_factors)[0]
