@@ -16,6 +16,12 @@ the same way, with the requested attributes shuffled across images: the
 score of a generator whose images ignore y but look like real data
 (`chance_match`).
 
+A conditional model (Attribute2Image's CVAE) is judged twice: on images it
+generates from held-out attribute vectors with z ~ p(z) (`generation_scores`,
+next to chance and the classifier's accuracy on the real images, the
+ceiling), and on real images encoded with their attributes and decoded with
+one attribute group changed (`manipulation_targets`, `manipulation_scores`).
+
 References:
     Yan, X., Yang, J., Sohn, K. and Lee, H. (2016). Attribute2Image:
     Conditional Image Generation from Visual Attributes. ECCV.
@@ -29,7 +35,8 @@ import tensorflow as tf
 
 __all__ = ["one_hot_groups", "GroupedAttributeLoss", "attribute_loss",
            "classifier_trunk", "AttributeClassifier", "predict_attributes", "attribute_match",
-           "chance_match", "train_classifier", "load_or_train_classifier"]
+           "chance_match", "train_classifier", "load_or_train_classifier", "in_batches",
+           "generation_scores", "manipulation_targets", "manipulation_scores"]
 
 
 def one_hot_groups(attributes):
@@ -283,3 +290,112 @@ def load_or_train_classifier(path, images, attributes, **kwargs):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         classifier.save(path)
     return classifier
+
+
+def in_batches(function, *arrays, batch_size=256):
+    """`function` applied to consecutive slices of `arrays`, the outputs concatenated.
+
+    `function` returns an array, or a dict of arrays (concatenated per key).
+    """
+    outputs = [function(*(a[start:start + batch_size] for a in arrays))
+               for start in range(0, len(arrays[0]), batch_size)]
+    if isinstance(outputs[0], dict):
+        return {key: np.concatenate([np.asarray(out[key]) for out in outputs])
+                for key in outputs[0]}
+    return np.concatenate([np.asarray(out) for out in outputs])
+
+
+def _names(model):
+    return list(model.attribute_names or map(str, range(model.attribute_dim)))
+
+
+def generation_scores(model, classifier, attributes, judged_images, seed=0):
+    """Attribute accuracy of generated images, of chance and of real images (the ceiling).
+
+    Example i is generated from attributes[i] with z ~ p(z) (seed `seed + i`
+    per batch); chance shuffles the attributes across the real images.
+
+    Args:
+        model: a conditional model with `generate(attributes, seed=)` and
+            `attribute_names` / `attribute_dim` (a `zoo.CVAE`).
+        classifier: an `AttributeClassifier` of the model's attributes.
+        attributes: [N, A] held-out attribute vectors.
+        judged_images: the N real images they belong to, in the encoding the
+            classifier was trained on (pixel / 255).
+        seed: seed of the prior draws and of the shuffle for chance.
+
+    Returns:
+        dict: `attribute_accuracy` (exact match), `attribute_mean_accuracy`,
+        `attribute_accuracy_per_attribute` {name: accuracy}, the same three for
+        `attribute_chance`, `classifier_accuracy_on_real`,
+        `classifier_mean_accuracy_on_real`, `attribute_examples` and
+        `attribute_groups` (the classifier's groups, by name).
+    """
+    judged_images = np.asarray(judged_images, np.float32)
+    expected = (len(attributes), *model.image_shape)
+    if judged_images.shape != expected:
+        raise ValueError(f"judged_images must have shape {expected}, one real image per "
+                         f"attribute row; got {judged_images.shape}.")
+    names = _names(model)
+    generated = in_batches(
+        lambda y, i: model.generate(y, seed=seed + int(i[0])), attributes,
+        np.arange(len(attributes)))
+    scores = attribute_match(classifier, generated, attributes)
+    chance = chance_match(classifier, judged_images, attributes, seed=seed)
+    ceiling = attribute_match(classifier, judged_images, attributes)
+    return {
+        "attribute_accuracy": scores["exact_match"],
+        "attribute_mean_accuracy": scores["mean_accuracy"],
+        "attribute_accuracy_per_attribute": dict(zip(names, scores["per_attribute_accuracy"])),
+        "attribute_chance": chance["exact_match"],
+        "attribute_chance_mean_accuracy": chance["mean_accuracy"],
+        "attribute_chance_per_attribute": dict(zip(names, chance["per_attribute_accuracy"])),
+        "classifier_accuracy_on_real": ceiling["exact_match"],
+        "classifier_mean_accuracy_on_real": ceiling["mean_accuracy"],
+        "attribute_examples": int(len(attributes)),
+        "attribute_groups": [[names[i] for i in group] for group in classifier.groups],
+    }
+
+
+def manipulation_targets(attributes, groups):
+    """Attributes with one group changed per example: example i changes group i mod G.
+
+    A one-hot group moves its 1 to the group's next member (cyclically); a
+    binary attribute flips.
+
+    Returns:
+        (targets [N, A], changed group index per example [N]).
+    """
+    targets = np.array(attributes, np.float32, copy=True)
+    changed = np.arange(len(targets)) % len(groups)
+    for row, group_index in enumerate(changed):
+        group = list(groups[group_index])
+        if len(group) == 1:
+            targets[row, group[0]] = 1.0 - float(targets[row, group[0]] > 0.5)
+        else:
+            current = int(np.argmax(targets[row, group]))
+            targets[row, group] = 0.0
+            targets[row, group[(current + 1) % len(group)]] = 1.0
+    return targets, changed
+
+
+def manipulation_scores(model, classifier, images, attributes):
+    """The share of manipulated images the classifier reads as their new attributes.
+
+    Each image is encoded with its own attributes (the posterior mean) and
+    decoded with one group changed (`manipulation_targets`).
+
+    Args:
+        model: a conditional model with `encode(x, y)` and `decode(z, y)` (a `zoo.CVAE`).
+        classifier: an `AttributeClassifier` of the model's attributes.
+        images: [N, H, W, C] held-out images in the model's encoding.
+        attributes: [N, A] their attributes.
+
+    Returns:
+        dict: `manipulation_accuracy` (exact match of the new attributes).
+    """
+    targets, _ = manipulation_targets(attributes, classifier.groups)
+    manipulated = in_batches(
+        lambda x, y, t: model.decode(model.encode(x, y)[0], t), images, attributes, targets)
+    return {"manipulation_accuracy":
+            attribute_match(classifier, manipulated, targets)["exact_match"]}
