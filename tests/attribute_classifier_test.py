@@ -9,6 +9,7 @@ from zoo.data import pipeline
 from zoo.data import shapes
 from zoo.metrics import attributes as attribute_metrics
 from zoo.tasks import cvae as cvae_task
+from zoo.train import task
 
 RNG = np.random.default_rng(4)
 
@@ -68,9 +69,65 @@ def test_match_scores_are_per_attribute_and_exact_match_shares():
 
 def test_manipulation_targets_change_one_group_per_example():
     attributes = np.array([[1, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 1]], np.float32)
-    targets, changed = cvae_task.manipulation_targets(attributes, ((0, 1, 2), (3,)))
+    targets, changed = attribute_metrics.manipulation_targets(attributes, ((0, 1, 2), (3,)))
     np.testing.assert_array_equal(changed, [0, 1, 0])
     np.testing.assert_array_equal(targets, [[0, 1, 0, 1], [0, 0, 1, 1], [0, 0, 1, 1]])
+
+
+class _DrawsAttributes:
+    """A stand-in conditional model: z is y, and the image shows the attributes it is given.
+
+    With `ignore_request`, decoding draws the encoded attributes, not the requested ones.
+    """
+    attribute_names, attribute_dim, image_shape = ("a", "b", "c"), 3, (2, 3, 1)
+
+    def __init__(self, ignore_request=False):
+        self.ignore_request = ignore_request
+
+    def encode(self, images, attributes):
+        return np.asarray(attributes), None
+
+    def decode(self, latents, attributes):
+        return self.draw(latents if self.ignore_request else attributes)
+
+    def generate(self, attributes, seed=0):
+        del seed
+        return self.draw(attributes)
+
+    def draw(self, attributes):
+        images = np.zeros((len(attributes), *self.image_shape), np.float32)
+        images[:, 0, :, 0] = attributes
+        return images
+
+
+def test_manipulated_and_generated_images_are_scored_on_the_attributes_asked_for():
+    attributes = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 1], [1, 0, 1]],
+                          np.float32)
+    images = _DrawsAttributes().draw(attributes)
+    obeys = attribute_metrics.manipulation_scores(_DrawsAttributes(), _Oracle(), images,
+                                                  attributes)
+    assert obeys == {"manipulation_accuracy": 1.0}
+    ignores = attribute_metrics.manipulation_scores(_DrawsAttributes(ignore_request=True),
+                                                    _Oracle(), images, attributes)
+    assert ignores == {"manipulation_accuracy": 0.0}
+    scores = attribute_metrics.generation_scores(_DrawsAttributes(), _Oracle(), attributes,
+                                                 images, seed=1)
+    assert scores["attribute_accuracy"] == 1.0 and scores["classifier_accuracy_on_real"] == 1.0
+    assert scores["attribute_accuracy_per_attribute"] == {"a": 1.0, "b": 1.0, "c": 1.0}
+    shuffled = attributes[np.random.default_rng(1).permutation(5)]
+    assert scores["attribute_chance"] == np.mean(np.all(shuffled == attributes, axis=1))
+    assert scores["attribute_groups"] == [["a", "b"], ["c"]]
+    assert scores["attribute_examples"] == 5
+
+
+def test_in_batches_concatenates_arrays_and_dicts_of_arrays():
+    values = np.arange(7)
+    np.testing.assert_array_equal(
+        attribute_metrics.in_batches(lambda a, b: a * b, values, values + 1, batch_size=3),
+        values * (values + 1))
+    halves = attribute_metrics.in_batches(lambda a: {"x": a, "y": -a}, values, batch_size=2)
+    np.testing.assert_array_equal(halves["x"], values)
+    np.testing.assert_array_equal(halves["y"], -values)
 
 
 def _digits(split):
@@ -131,11 +188,12 @@ def test_under_bernoulli_the_judge_reads_real_images_as_pixels_over_255(monkeypa
         dataset="digits", model_dir="", global_batch_size=32, likelihood="bernoulli",
         latent_dim=2, base_filters=4, encoder_hidden=8, importance_samples=0,
         attribute_examples=40, classifier_examples=100, completion_steps=1)
-    model = cvae_task.CVAETask(config).build_model(digits.load("train"))
+    cvae = cvae_task.CVAETask(config)
+    train, test = digits.load("train"), digits.load("test")
+    model = cvae.build_model(train)
     assert model.likelihood.data_encoding == "binary"
-    binarized = pipeline.make_dataset(digits.load("test"), 32, "binary", training=False,
-                                      keys=("image", "attributes"))
-    results = cvae_task.evaluate(model, binarized, config)
+    binarized = cvae.batches(model, test, training=False)
+    results = cvae.evaluate(model, task.Data(train=train, test=test, test_batches=binarized))
 
     train_pixels = _digits("train")[0][:100]
     test_pixels, test_attributes = (array[:40] for array in _digits("test"))
@@ -149,7 +207,7 @@ def test_under_bernoulli_the_judge_reads_real_images_as_pixels_over_255(monkeypa
     assert not any(np.array_equal(images, test_binary) for images in judge.read)
     assert results["classifier_accuracy_on_real"] == pytest.approx(
         np.mean(test_attributes[:, 0]))
-    real = {"image": test_binary, "attributes": test_attributes}
-    with pytest.raises(ValueError, match=r"judged_images must have the real images' shape "
-                                         r"\(40, 28, 28, 1\); got \(39, 28, 28, 1\)"):
-        cvae_task.evaluate_attributes(model, judge, real, test_pixels[:39])
+    with pytest.raises(ValueError, match=r"judged_images must have shape \(40, 28, 28, 1\), "
+                                         r"one real image per attribute row; got "
+                                         r"\(39, 28, 28, 1\)"):
+        attribute_metrics.generation_scores(model, judge, test_attributes, test_pixels[:39])

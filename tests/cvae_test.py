@@ -16,6 +16,7 @@ from zoo.data import digits
 from zoo.data import pipeline
 from zoo.data import catalog
 from zoo.data.source import Source
+from zoo.metrics import completion as completion_metrics
 from zoo.metrics import likelihood as likelihood_metrics
 from zoo.tasks import cvae as cvae_task
 
@@ -181,6 +182,42 @@ def test_completion_keeps_the_observed_pixels_and_lowers_the_energy():
     np.testing.assert_allclose(
         model.masked_log_prob(model.decode_params(start, inputs), x, np.ones_like(known)),
         model.likelihood.log_prob(model.decode_params(start, inputs), x), rtol=1e-5)
+
+
+class _Completes:
+    """A stand-in model: completion returns the true images, reconstruction its input."""
+
+    def __init__(self, truth):
+        self.truth, self.calls = truth, []
+
+    def complete(self, images, attributes, known_mask, steps):
+        self.calls.append((np.array(images), np.array(known_mask), steps))
+        return tf.constant(self.truth)
+
+    def reconstruct(self, images, attributes):
+        return tf.constant(images)
+
+
+def test_completion_scores_the_hidden_centre_only():
+    known = completion_metrics.centre_occlusion((16, 12, 3), 2)
+    assert known.shape == (2, 16, 12, 1)
+    expected = np.ones((16, 12))
+    expected[4:12, 3:9] = 0
+    np.testing.assert_array_equal(known[1, ..., 0], expected)
+    x, y = _batch(5)
+    model = _Completes(x)
+    scores, panels = completion_metrics.completion_scores(model, x, y, steps=7)
+    occluded, mask, steps = model.calls[0]
+    assert steps == 7 and mask.shape == (5, 16, 16, 1)
+    hole = mask[..., 0] == 0
+    np.testing.assert_array_equal(occluded[~hole], x[~hole])
+    np.testing.assert_array_equal(occluded[hole], 0.5)
+    assert scores["completion_mse"] == 0.0 and scores["completion_examples"] == 5
+    np.testing.assert_allclose(scores["completion_mse_reconstruction"],
+                               np.mean((x[hole] - 0.5) ** 2), rtol=1e-5)
+    assert panels.shape == (5, 4, *SHAPE)
+    for column, expected in enumerate((occluded, occluded, x, x)):
+        np.testing.assert_array_equal(panels[:, column], expected)
 
 
 def _digit_data(split, batch):

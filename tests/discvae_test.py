@@ -15,8 +15,8 @@ from zoo import random as zoo_random
 from zoo.data import pipeline
 from zoo.data import shapes
 from zoo.models.discvae import DisCVAE, composite, gate_cross_entropy
+from zoo.metrics import layers as layer_metrics
 from zoo.metrics import likelihood as likelihood_metrics
-from zoo.tasks import discvae as discvae_task
 
 RNG = np.random.default_rng(3)
 SHAPE = (16, 16, 3)
@@ -246,6 +246,47 @@ def test_constructor_checks_sizes():
     assert _model(latent_dim=8).latent_dim == 8
 
 
+def test_gate_iou_is_intersection_over_union_per_image():
+    gates = np.zeros((3, 2, 2, 1), np.float32)
+    masks = np.zeros((3, 2, 2, 1), np.float32)
+    gates[0, 0, :] = 0.9          # two predicted, one of them true, plus one missed
+    masks[0, 0, 0] = masks[0, 1, 1] = 1
+    gates[1] = 0.6                # all predicted, all true
+    masks[1] = 1
+    gates[2, 0, 0] = 0.5          # at the threshold: not foreground; nothing is: counts as 1
+    np.testing.assert_allclose(layer_metrics.gate_iou(gates, masks), [1 / 3, 1.0, 1.0])
+    assert layer_metrics.gate_iou(gates, masks, threshold=0.95)[1] == 0.0
+
+
+class _SplitLayers:
+    """A stand-in layered model whose gate is fixed by y, foreground by z_F, background by z_B."""
+    foreground_dim = 2
+
+    def prior_latents(self, count, seed):
+        return tf.constant(np.random.default_rng(seed).normal(size=(count, 3)), tf.float32)
+
+    def image_layers(self, attributes, latents):
+        latents = np.asarray(latents)
+        gate = np.zeros((len(latents), 4, 4, 1), np.float32)
+        gate[:, :2] = np.asarray(attributes)[:, :1, None, None]  # the top half, where y_0 = 1
+        foreground = np.tanh(latents[:, :1, None, None] + latents[:, 1:2, None, None])
+        background = np.abs(latents[:, 2:, None, None]) * np.ones_like(gate)
+        return {"image": gate * foreground + (1 - gate) * background, "gate": gate}
+
+
+def test_background_change_is_zero_when_only_z_f_moves_a_cleanly_split_model():
+    attributes = np.ones((300, 1), np.float32)
+    changes = layer_metrics.background_change(_SplitLayers(), attributes, seed=4)
+    assert changes["background_change_when_zF_changes"] == 0.0
+    first, second = (np.random.default_rng(seed).normal(size=(300, 3)) for seed in (4, 5))
+    foreground = np.abs(np.tanh(second[:, 0] + second[:, 1]) - np.tanh(first[:, 0] + first[:, 1]))
+    np.testing.assert_allclose(changes["foreground_change_when_zF_changes"],
+                               np.mean(foreground), rtol=1e-5)
+    np.testing.assert_allclose(changes["background_change_when_zB_changes"],
+                               np.mean(np.abs(np.abs(second[:, 2]) - np.abs(first[:, 2]))),
+                               rtol=1e-5)
+
+
 def _shapes_data(split, batch, count, training):
     source = shapes.load(split, image_size=16, num_examples=count)
     return pipeline.make_dataset(source, batch, "dequantized", training=training,
@@ -264,11 +305,12 @@ def test_short_training_improves_the_elbo_and_teaches_the_gate_the_masks():
         for key in real:
             real[key].append(batch[key].numpy())
     real = {key: np.concatenate(value) for key, value in real.items()}
-    iou_before = discvae_task.evaluate_gate(model, real)["gate_iou"]
+    iou_before = layer_metrics.gate_scores(model, real["image"], real["attributes"],
+                                           real["mask"])["gate_iou"]
     model.fit(_shapes_data("train", 32, 2000, training=True), epochs=1, steps_per_epoch=200,
               verbose=0)
     after = likelihood_metrics.evaluate_likelihood(model, test, num_samples=0)
-    gate = discvae_task.evaluate_gate(model, real)
+    gate = layer_metrics.gate_scores(model, real["image"], real["attributes"], real["mask"])
     assert after["elbo"] > before["elbo"] + 500, (before, after)
     # About 0.69 here; an all-foreground gate scores 0.12.
     assert gate["gate_iou"] > max(iou_before, gate["gate_iou_all_foreground"]) + 0.3, gate
