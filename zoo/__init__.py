@@ -9,7 +9,8 @@ from zoo.models.dcign import DCIGN
 from zoo.models.discvae import DisCVAE
 from zoo.export import export_saved_model
 from zoo.models.vae import VAE
+from zoo.train.load import load_run
 
-__all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
+__all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "load_run", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
            "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",
            "LearnedGaussianPrior"]
