@@ -28,10 +28,10 @@ def _temporary_files_under_pytest(tmp_path_factory):
     tempfile.tempdir = old
 
 
-
 def _tiny_settings():
     """{name: (task class, config class, settings)}: every recipe's model on one step."""
-    from zoo.tasks import cvae, dcgan, dcign, discvae, vae  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from zoo.tasks import cvae, dcgan, dcign, discvae, vae
     tiny = dict(dataset="digits", image_size=8, global_batch_size=8, epochs=1, steps_per_epoch=1,
                 eval_batches=1, verbose=0)
     autoencoder = dict(tiny, network="mlp", base_filters=4)
@@ -44,8 +44,8 @@ def _tiny_settings():
         "dcgan": (dcgan.DCGANTask, dcgan.DCGANConfig,
                   dict(tiny, latent_dim=2, base_filters=4, ema_decay=0.5)),
         "dcign": (dcign.DCIGNTask, dcign.DCIGNConfig, dict(
-            autoencoder, dataset="shapes", image_size=16, factors=("scale", "position_x"), intrinsic_dim=2,
-            minibatches=2, compare_vae=False)),
+            autoencoder, dataset="shapes", image_size=16, factors=("scale", "position_x"),
+            intrinsic_dim=2, minibatches=2, compare_vae=False)),
     }
 
 

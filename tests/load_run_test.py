@@ -86,14 +86,14 @@ def test_a_run_without_a_checkpoint_yet_is_one_line(tiny_runs, tmp_path):
 
 
 @pytest.mark.parametrize("file, text, says", [
-    ("model.json", "", "model.json is unreadable"),
-    ("model.json", "{not json", "model.json is unreadable"),
+    ("model.json", "", "model.json is empty or corrupt"),
+    ("model.json", "{not json", "model.json is empty or corrupt"),
     ("model.json", "[1, 2]", "model.json is not a JSON object"),
     ("model.json", '{"class_name": "NoSuchModel", "config": {}}',
      "model.json is not a model Keras can rebuild"),
     ("model.json", '{"module": "keras.layers", "class_name": "Dense", "config": {"units": 2}}',
      "model.json holds a Dense, not a model"),
-    ("config.json", "{", "config.json is unreadable"),
+    ("config.json", "{", "config.json is empty or corrupt"),
     ("config.json", '{"dataset": "digits"}', "config.json names no task"),
 ])
 def test_an_unreadable_config_or_model_json_is_one_line(tiny_runs, tmp_path, file, text, says):

@@ -22,8 +22,9 @@ import keras
 
 from zoo.train import callbacks as zoo_callbacks
 
-__all__ = ["load_run", "read_config", "RunNotFound", "RunUnreadable"]
+__all__ = ["load_run", "read_config", "read_json_object", "RunNotFound", "RunUnreadable"]
 
+_REWRITE = "rerun the recipe with the same --model_dir to write it again."
 _RECIPES = "recipes.vae, recipes.cvae, recipes.discvae, recipes.dcgan or recipes.dcign"
 
 
@@ -32,20 +33,19 @@ class RunNotFound(FileNotFoundError):
 
 
 class RunUnreadable(ValueError):
-    """The run's `config.json` or `model.json` cannot be read."""
+    """A run's `config.json` or `model.json` cannot be read."""
 
 
-def _read_json(path):
+def read_json_object(path, remedy):
+    """The JSON object in file `path`, else a one-line `RunUnreadable` that ends in `remedy`."""
     try:
         with open(path) as handle:
             value = json.load(handle)
     except (OSError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        raise RunUnreadable(f"{path} is unreadable ({reason}); rerun the recipe with the same "
-                            "--model_dir to write it again.") from None
+        reason = getattr(error, "strerror", None) or (str(error).splitlines() or ["empty"])[0]
+        raise RunUnreadable(f"{path} is empty or corrupt ({reason}); {remedy}") from None
     if not isinstance(value, dict):
-        raise RunUnreadable(f"{path} is not a JSON object; rerun the recipe with the same "
-                            "--model_dir to write it again.")
+        raise RunUnreadable(f"{path} is not a JSON object; {remedy}")
     return value
 
 
@@ -67,10 +67,9 @@ def read_config(model_dir):
         raise RunNotFound(f"{model_dir} holds no run of recipes.* (no {' or '.join(missing)}); "
                           f"pass the --model_dir of a run of {_RECIPES}.")
     path = os.path.join(model_dir, "config.json")
-    config = _read_json(path)
+    config = read_json_object(path, _REWRITE)
     if not isinstance(config.get("task"), str):
-        raise RunUnreadable(f"{path} names no task; rerun the recipe with the same "
-                            "--model_dir to write it again.")
+        raise RunUnreadable(f"{path} names no task; {_REWRITE}")
     return config
 
 
@@ -78,8 +77,8 @@ def load_run(model_dir):
     """The trained model of the run in `model_dir`, at its newest readable checkpoint.
 
     Returns only the model, compiled as trained; `read_config(model_dir)`
-    gives the run's settings. A truncated newest checkpoint falls back to an older one
-    with a warning (`zoo.train.callbacks.ResumableCheckpoint.restore`).
+    gives the run's settings. A truncated newest checkpoint falls back to an
+    older one with a warning (`zoo.train.callbacks.ResumableCheckpoint.restore`).
 
     Raises:
         RunNotFound: `model_dir` does not exist, holds no run of a recipe, or
@@ -91,16 +90,15 @@ def load_run(model_dir):
     model_dir = os.fspath(model_dir)
     task = read_config(model_dir)["task"]
     path = os.path.join(model_dir, "model.json")
-    serialized = _read_json(path)
+    serialized = read_json_object(path, _REWRITE)
     try:
         model = keras.saving.deserialize_keras_object(serialized)
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RunUnreadable(f"{path} is not a model Keras can rebuild ({reason}); rerun the "
-                            "recipe with the same --model_dir to write it again.") from None
+        raise RunUnreadable(f"{path} is not a model Keras can rebuild ({reason}); "
+                            f"{_REWRITE}") from None
     if not isinstance(model, keras.Model):
-        raise RunUnreadable(f"{path} holds a {type(model).__name__}, not a model; rerun the "
-                            "recipe with the same --model_dir to write it again.")
+        raise RunUnreadable(f"{path} holds a {type(model).__name__}, not a model; {_REWRITE}")
     checkpoints = os.path.join(model_dir, "checkpoints")
     if not zoo_callbacks.ResumableCheckpoint(checkpoints).restore(model):
         raise RunNotFound(f"{model_dir} holds no checkpoint yet ({checkpoints} is empty): the "

@@ -38,6 +38,7 @@ from zoo.data import pipeline
 from zoo.data import catalog
 from zoo.train import task as zoo_task
 from zoo.train import callbacks as zoo_callbacks
+from zoo.train import load as zoo_load
 from zoo.train import lock as zoo_lock
 from zoo.train import loop
 from zoo.train import strategy as zoo_strategy
@@ -149,16 +150,8 @@ def _saved_config(model_dir):
     path = os.path.join(model_dir, "config.json")
     if not os.path.exists(path):
         return None
-    try:
-        with open(path) as handle:
-            saved = json.load(handle)
-    except ValueError as error:
-        raise ValueError(f"{path} is empty or corrupt ({error}); fix it, or delete it to "
-                         "resume with the flags given now.") from None
-    if not isinstance(saved, dict):
-        raise ValueError(f"{path} is not a JSON object; fix it, or delete it to resume with "
-                         "the flags given now.")
-    return saved
+    return zoo_load.read_json_object(
+        path, "fix it, or delete it to resume with the flags given now.")
 
 
 def _check_resume(config, saved, trained_epochs):
