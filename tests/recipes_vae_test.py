@@ -106,7 +106,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     ("--dataset=folder:", "error: dataset='folder:' names no dataset"),
 ])
 def test_bad_flags_fail_in_one_clear_line(flag, message, tmp_path):
-    result = _recipe(flag, f"--model_dir={tmp_path}", *_TINY, timeout=120)
+    result = _recipe(*_TINY, f"--model_dir={tmp_path}", flag, timeout=120)
     assert result.returncode != 0
     assert message in result.stderr and flag.split("=")[0][2:] in result.stderr
     assert "Traceback" not in result.stderr
