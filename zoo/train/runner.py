@@ -35,7 +35,6 @@ from absl import logging
 from zoo import export as zoo_export
 from zoo import images as zoo_images
 from zoo.data import pipeline
-from zoo.data import catalog
 from zoo.train import task as zoo_task
 from zoo.train import callbacks as zoo_callbacks
 from zoo.train import load as zoo_load
@@ -229,18 +228,6 @@ def run(task, strategy=None):
     return results
 
 
-def _load_splits(config, strategy):
-    """(train, test) `Source`s of the config's dataset, each loaded once for the whole run."""
-    load = dict(image_size=config.image_size, data_dir=config.data_dir,
-                manual_dir=config.manual_dir, download=config.download)
-    train = catalog.load(config.dataset, "train", **load)
-    test = catalog.load(config.dataset, "test", **load)
-    logging.info("dataset %s: %s train / %s test images of shape %s, strategy %s (%d replicas)",
-                 config.dataset, train.num_examples, test.num_examples, train.image_shape,
-                 type(strategy).__name__, strategy.num_replicas_in_sync)
-    return train, test
-
-
 def _run(task, strategy, chief, export_dir):
     """`run` after the output folders are checked and locked."""
     config = task.config
@@ -253,7 +240,9 @@ def _run(task, strategy, chief, export_dir):
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
 
-    train, test = _load_splits(config, strategy)
+    train, test = task.load_splits()
+    logging.info("strategy %s (%d replicas)", type(strategy).__name__,
+                 strategy.num_replicas_in_sync)
     with strategy.scope():
         model = task.build_model(train)
         task.compile(model)
@@ -276,16 +265,13 @@ def _run(task, strategy, chief, export_dir):
                     keras.saving.serialize_keras_object(model))
         with _writing(history_csv):
             zoo_callbacks.trim_history(history_csv, initial_epoch)
-    fixed_batch = next(iter(data.test_batches))
     # The history row goes before the checkpoint: a kill between the two
     # leaves a row of an epoch that is not checkpointed, which the resumed
     # run trims (never a checkpoint without its row).
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if chief:
         callbacks.append(keras.callbacks.CSVLogger(history_csv, append=initial_epoch > 0))
-    callbacks += [checkpoint,
-                  zoo_callbacks.SampleGrids(fixed_batch, os.path.join(config.model_dir, "samples"),
-                                            os.path.join(log_dir, "images"), is_chief=chief)]
+    callbacks += [checkpoint, *task.sample_callbacks(model, data, chief)]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False))
     eval_data, eval_steps = data.test_batches, config.eval_batches

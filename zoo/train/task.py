@@ -17,14 +17,18 @@ setting is declared, defaulted, documented and checked once. Fields marked
 
 import dataclasses
 import json
+import os
 from typing import ClassVar, Optional, Tuple
 
 import keras
 import tensorflow as tf
+from absl import logging
 
 from zoo import checks
+from zoo.data import catalog
 from zoo.data import pipeline
 from zoo.data.source import Source
+from zoo.train import callbacks as zoo_callbacks
 from zoo.train import strategy as zoo_strategy
 
 __all__ = ["setting", "RunConfig", "Data", "Task"]
@@ -194,6 +198,20 @@ class Task:
                             f"got {type(config).__name__}.")
         self.config = config
 
+    def load_splits(self):
+        """(train, test): the splits the runner loads once for the whole run.
+
+        Default: the config's image dataset (`zoo.data.catalog.load`).
+        """
+        config = self.config
+        load = dict(image_size=config.image_size, data_dir=config.data_dir,
+                    manual_dir=config.manual_dir, download=config.download)
+        train = catalog.load(config.dataset, "train", **load)
+        test = catalog.load(config.dataset, "test", **load)
+        logging.info("dataset %s: %s train / %s test images of shape %s", config.dataset,
+                     train.num_examples, test.num_examples, train.image_shape)
+        return train, test
+
     def image_shape(self, source):
         """(size, size, channels): the config's, else the dataset's."""
         size = self.config.image_size or source.image_shape[0]
@@ -227,6 +245,19 @@ class Task:
     def train_data(self, model, source):
         """The infinite training stream of global batches: shuffled, in the model's encoding."""
         return self.batches(model, source, training=True)
+
+    def sample_callbacks(self, model, data, is_chief):
+        """Callbacks that show the model's samples as it trains.
+
+        Default: `SampleGrids` of the first test batch in MODEL_DIR/samples
+        and the TensorBoard logs.
+        """
+        del model
+        model_dir = self.config.model_dir
+        return [zoo_callbacks.SampleGrids(next(iter(data.test_batches)),
+                                          os.path.join(model_dir, "samples"),
+                                          os.path.join(model_dir, "logs", "images"),
+                                          is_chief=is_chief)]
 
     def evaluate(self, model, data):
         """The final results of the trained `model` on `data` (a `Data`): a dict of numbers."""
