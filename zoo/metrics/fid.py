@@ -19,7 +19,9 @@ This module gives the features it is computed on:
   are **not comparable to published FIDs**; compare them only with each
   other and with the real-versus-real reference of the same network.
 
-`frechet_distance_of_images(network, images1, images2)` puts the two together.
+`frechet_distance_of_images(network, images1, images2)` puts the two together;
+`frechet_with_references` scores generated images next to what held-out real
+images and an untrained generator score against the same reference.
 
 References:
     Heusel et al. (2017), GANs Trained by a Two Time-Scale Update Rule
@@ -28,6 +30,7 @@ References:
     Computer Vision.
 """
 
+import json
 import os
 
 import keras
@@ -36,8 +39,8 @@ import tensorflow as tf
 
 from zoo.metrics import frechet
 
-__all__ = ["compute_features", "frechet_distance_of_images", "InceptionFeatures",
-           "ClassifierFeatures", "make_classifier"]
+__all__ = ["compute_features", "frechet_distance_of_images", "frechet_with_references",
+           "InceptionFeatures", "ClassifierFeatures", "make_classifier"]
 
 
 def compute_features(feature_network, images, batch_size=250):
@@ -74,6 +77,31 @@ def frechet_distance_of_images(feature_network, images1, images2, batch_size=250
     return frechet.frechet_distance_from_features(
         compute_features(feature_network, images1, batch_size),
         compute_features(feature_network, images2, batch_size))
+
+
+def frechet_with_references(feature_network, reference, generated, real, untrained,
+                            name="frechet_distance"):
+    """Fréchet distances to `reference` of generated images and of their two yardsticks.
+
+    A perfect generator scores what held-out `real` images of the same count
+    score; training starts from what `untrained` samples score.
+
+    Args:
+        feature_network: a callable images -> [B, D] features.
+        reference: [N, H, W, C] real images in [0, 1] (usually training images).
+        generated: [M, H, W, C] images of the trained generator.
+        real: held-out real images, as many as `generated`.
+        untrained: images of the same generator freshly initialised.
+        name: the key of the generated images' distance.
+
+    Returns:
+        {name, name + "_reference", name + "_untrained": float distances}.
+    """
+    features = compute_features(feature_network, reference)
+    return {name + suffix: frechet.frechet_distance_from_features(
+                compute_features(feature_network, images), features)
+            for suffix, images in (("", generated), ("_reference", real),
+                                   ("_untrained", untrained))}
 
 
 class InceptionFeatures:
@@ -198,6 +226,30 @@ class ClassifierFeatures:
     def load(cls, path):
         """Reads a classifier written by `save`."""
         return cls(keras.models.load_model(path, compile=False))
+
+    def save_cached(self, directory, info):
+        """Writes `directory`/classifier.keras and classifier.json (`info`), each atomically.
+
+        Atomic, since every worker of a multi-worker run evaluates (identically).
+        """
+        os.makedirs(directory, exist_ok=True)
+        partial = os.path.join(directory, f"classifier-{os.getpid()}.keras")
+        self.classifier.save(partial)
+        os.replace(partial, os.path.join(directory, "classifier.keras"))
+        info_path = os.path.join(directory, "classifier.json")
+        with open(f"{info_path}.{os.getpid()}", "w") as handle:
+            json.dump(info, handle)
+        os.replace(f"{info_path}.{os.getpid()}", info_path)
+
+    @classmethod
+    def load_cached(cls, directory):
+        """(network, info) written by `save_cached`, or None when `directory` has none."""
+        path = os.path.join(directory, "classifier.keras")
+        info_path = os.path.join(directory, "classifier.json")
+        if not (os.path.exists(path) and os.path.exists(info_path)):
+            return None
+        with open(info_path) as handle:
+            return cls.load(path), json.load(handle)
 
     def __call__(self, images):
         return self._features(tf.convert_to_tensor(images, tf.float32)).numpy()
