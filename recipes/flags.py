@@ -37,9 +37,14 @@ def _value_type(annotation):
     return annotation, False
 
 
-def define_flags(config_class):
-    """Defines one flag per field of `config_class` (a `zoo.train.task.RunConfig`)."""
+def define_flags(config_class, skip=()):
+    """Defines one flag per field of `config_class` (a `zoo.train.task.RunConfig`).
+
+    Fields named in `skip` get no flag (the recipe sets them).
+    """
     for field in dataclasses.fields(config_class):
+        if field.name in skip:
+            continue
         name = config_class.flag_name(field.name)
         kind, is_list = _value_type(field.type)
         default = field.default
@@ -54,10 +59,15 @@ def define_flags(config_class):
             _DEFINE[kind](name, default, help_text)
 
 
-def config_from_flags(config_class):
-    """The `config_class` the flags describe (its checks raise a one-line `ValueError`)."""
-    values = {}
+def config_from_flags(config_class, **given):
+    """The `config_class` the flags describe (its checks raise a one-line `ValueError`).
+
+    `given` sets fields that have no flag (`define_flags(skip=...)`).
+    """
+    values = dict(given)
     for field in dataclasses.fields(config_class):
+        if field.name in given:
+            continue
         value = FLAGS[config_class.flag_name(field.name)].value
         kind, is_list = _value_type(field.type)
         if is_list and value is not None:

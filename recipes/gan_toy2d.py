@@ -4,73 +4,67 @@ r"""GANs on a 2-D ring of Gaussians: which losses cover the modes? `python -m re
     python -m recipes.gan_toy2d --compare            # every loss and f-divergence
     python -m recipes.gan_toy2d --mixture=grid --num_modes=25 --std=0.05
 
-Prints modes covered, the share of high-quality samples (within 3 sigma of a
-mode) and the Jensen-Shannon divergence of the mode histogram per loss, and
-writes OUTPUT_DIR/samples.png (one scatter plot per loss), results.json and
-config.json.
+Trains one `zoo.tasks.gan_toy2d.GANToy2DTask` per loss (and seed) in
+MODEL_DIR/LOSS (MODEL_DIR/LOSS/seed_N with --num_seeds > 1), prints modes
+covered, the share of high-quality samples (within 3 sigma of a mode) and the
+Jensen-Shannon divergence of the mode histogram per loss, and writes
+MODEL_DIR/samples.png (one scatter plot per loss) and results.json. The other
+flags: `GANToy2DConfig`; `--output_dir` is the old name of `--model_dir`.
 """
+
+import dataclasses
+import json
+import os
+import sys
 
 from absl import app
 from absl import flags
 
-from zoo import toy2d
+from recipes import flags as recipe_flags
 from zoo.losses import f_divergences
 from zoo.losses import objectives
+from zoo.tasks import gan_toy2d
 
 FLAGS = flags.FLAGS
+recipe_flags.define_flags(gan_toy2d.GANToy2DConfig, skip=("loss",))
 flags.DEFINE_list("loss", ["minimax", "non_saturating"],
                   "Comma-separated losses to compare: " + ", ".join(objectives.NAMES) + ".")
 flags.DEFINE_boolean("compare", False, "Compare every loss and f-divergence (overrides --loss).")
-flags.DEFINE_enum("mixture", "ring", sorted(toy2d.MIXTURES), "Layout of the Gaussian modes.")
-flags.DEFINE_integer("num_modes", 8, "Number of modes (a square number for a grid).")
-flags.DEFINE_float("radius", 2.0, "Radius of the ring, or half the side of the grid.")
-flags.DEFINE_float("std", 0.02, "Standard deviation of each mode.")
-flags.DEFINE_integer("steps", 3000, "Generator steps per loss.")
-flags.DEFINE_integer("batch_size", 256, "Real and generated points per step.")
-flags.DEFINE_integer("latent_dim", 2, "Size of z.")
-flags.DEFINE_float("d_learning_rate", 1e-3, "Discriminator Adam learning rate.")
-flags.DEFINE_float("g_learning_rate", 1e-3, "Generator Adam learning rate.")
-flags.DEFINE_integer("d_steps", 1, "Discriminator updates per generator update.")
-flags.DEFINE_enum("generator_update", "saddle", list(f_divergences.GENERATOR_UPDATES),
-                  "f-GAN generator loss: saddle (-f*(g_f(v))) or alternative (-g_f(v)).")
-flags.DEFINE_float("pi", None, "Weight of the data in weighted_jensen_shannon (default 0.5).")
-flags.DEFINE_integer("num_samples", 2500, "Samples judged per loss.")
-flags.DEFINE_integer("seed", 0, "Seed of initialisation, data and noise (of the first run).")
 flags.DEFINE_integer("num_seeds", 1, "Runs per loss (seeds seed, seed + 1, ...), averaged.")
-flags.DEFINE_string("output_dir", "runs/gan_toy2d", "Where results and the scatter plot go.")
-
-for _name in ("num_modes", "steps", "batch_size", "latent_dim", "d_steps", "num_samples",
-              "num_seeds",
-              "std", "radius", "d_learning_rate", "g_learning_rate"):
-    flags.register_validator(_name, lambda value: value > 0,
-                             message=f"--{_name} must be positive.")
+flags.DEFINE_string("output_dir", None, "The old name of --model_dir (overrides it).")
 flags.register_validator(
     "loss", lambda names: bool(names) and all(n in objectives.NAMES for n in names),
     message="--loss must be a comma-separated list of " + ", ".join(objectives.NAMES) + ".")
-flags.register_validator("pi", lambda value: value is None or 0.0 < value < 1.0,
-                         message="--pi must be strictly between 0 and 1.")
+flags.register_validator("num_seeds", lambda value: value > 0,
+                         message="--num_seeds must be positive.")
 
 
 def main(argv):
     del argv  # Unused.
     losses = objectives.NAMES if FLAGS.compare else tuple(FLAGS.loss)
-    config = toy2d.ToyConfig(
-        losses=tuple(losses), mixture=FLAGS.mixture, num_modes=FLAGS.num_modes,
-        radius=FLAGS.radius, std=FLAGS.std, steps=FLAGS.steps, batch_size=FLAGS.batch_size,
-        latent_dim=FLAGS.latent_dim, d_learning_rate=FLAGS.d_learning_rate,
-        g_learning_rate=FLAGS.g_learning_rate, d_steps=FLAGS.d_steps,
-        generator_update=FLAGS.generator_update, pi=FLAGS.pi, num_samples=FLAGS.num_samples,
-        seed=FLAGS.seed, num_seeds=FLAGS.num_seeds)
     try:
-        results = toy2d.run(config, FLAGS.output_dir)
-    except ValueError as error:
-        raise app.UsageError(str(error))
-    runs = "" if FLAGS.num_seeds == 1 else f" (means of {FLAGS.num_seeds} runs)"
-    print(f"{'loss':<26} {'modes covered':>13} {'high quality':>12} {'mode JSD':>9}{runs}")
-    for name, result in results.items():
-        print(f"{name:<26} {result['modes_covered']:>7.1f} / {result['num_modes']:<3d}"
-              f" {100 * result['high_quality_share']:>11.1f}% {result['mode_jsd']:>9.3f}")
-    print(f"scatter plots: {FLAGS.output_dir}/samples.png")
+        base = recipe_flags.config_from_flags(gan_toy2d.GANToy2DConfig, loss=losses[0])
+    except (ValueError, TypeError) as error:
+        sys.exit(f"error: {error}")
+    model_dir = FLAGS.output_dir or base.model_dir
+    runs, samples = {}, {}
+    for loss in losses:
+        # The f-GAN options are left at their defaults for the classic games.
+        options = {} if loss in f_divergences.NAMES else {"generator_update": "saddle",
+                                                           "pi": None}
+        for seed in range(base.seed, base.seed + FLAGS.num_seeds):
+            folder = os.path.join(model_dir, loss, *([f"seed_{seed}"] * (FLAGS.num_seeds > 1)))
+            task = gan_toy2d.GANToy2DTask(dataclasses.replace(
+                base, loss=loss, seed=seed, model_dir=folder, **options))
+            runs.setdefault(loss, []).append(recipe_flags.run_or_exit(task))
+            samples.setdefault(loss, task.samples)
+    results = gan_toy2d.compare(runs)
+    with open(os.path.join(model_dir, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+    gan_toy2d.plot(os.path.join(model_dir, "samples.png"), samples, base.make_mixture(),
+                   results)
+    print("\n".join(gan_toy2d.table(results, FLAGS.num_seeds)))
+    print(f"scatter plots: {model_dir}/samples.png; runs: {model_dir}/LOSS")
 
 
 if __name__ == "__main__":

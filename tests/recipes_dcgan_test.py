@@ -137,8 +137,14 @@ def test_the_toy_recipe_compares_losses(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["loss", "modes", "covered"]
     assert [line.split()[0] for line in lines[1:3]] == ["minimax", "reverse_kl"]
-    assert sorted(os.listdir(tmp_path)) == ["config.json", "results.json", "samples.png"]
+    assert sorted(os.listdir(tmp_path)) == ["minimax", "results.json", "reverse_kl",
+                                            "samples.png"]
     results = json.load(open(tmp_path / "results.json"))
     assert set(results) == {"minimax", "reverse_kl"}
     assert all(0 <= r["modes_covered"] <= 8 and 0 <= r["high_quality_share"] <= 1
                for r in results.values())
+    for loss in results:  # Each loss is a run of its own, as the runner lays it out.
+        run = json.load(open(tmp_path / loss / "results.json"))
+        assert run["modes_covered"] == results[loss]["modes_covered"]
+        assert json.load(open(tmp_path / loss / "config.json"))["loss"] == loss
+        assert os.path.exists(tmp_path / loss / "export" / "1" / "saved_model.pb")

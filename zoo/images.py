@@ -1,4 +1,4 @@
-"""Image grids as PNG files and training curves as a plot."""
+"""Image grids as PNG files, training curves and 2-D point clouds as plots."""
 
 import csv
 import math
@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["image_grid", "save_png", "plot_history"]
+__all__ = ["image_grid", "save_png", "plot_history", "plot_points"]
 
 
 def image_grid(images, columns=None, padding=1):
@@ -62,3 +62,41 @@ def plot_history(csv_path, png_path):
     figure.savefig(png_path, dpi=100)
     pyplot.close(figure)
     return png_path
+
+
+def plot_points(path, panels, centres, radius):
+    """Scatter plots of 2-D points, one panel per entry, over discs around `centres`.
+
+    Args:
+        path: the PNG to write (its folder is created).
+        panels: {title: [N, 2] points}, at most four panels a row.
+        centres: [K, 2] centres of the discs (e.g. a mixture's modes).
+        radius: the discs' radius (e.g. 3 sigma).
+    """
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+    columns = min(4, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = pyplot.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows),
+                                   squeeze=False)
+    extent = np.abs(centres).max() + 0.75
+    for axis in axes.ravel():
+        axis.axis("off")
+    for axis, (title, points) in zip(axes.ravel(), panels.items()):
+        axis.axis("on")
+        for centre in centres:
+            axis.add_patch(pyplot.Circle(centre, radius, color="tab:orange", alpha=0.35,
+                                         linewidth=0))
+        axis.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="tab:blue")
+        axis.set_title(title, fontsize=9)
+        axis.set_xlim(-extent, extent)
+        axis.set_ylim(-extent, extent)
+        axis.set_aspect("equal")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path

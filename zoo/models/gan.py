@@ -6,7 +6,8 @@ the two play a game of `zoo.losses.objectives`: the minimax or
 non-saturating game of `zoo.losses.adversarial`, or an f-GAN game of
 `zoo.losses.f_divergences`. `GAN` holds the training step for any pair of
 networks and any objective; `DCGAN` adds the convolutional networks of
-Radford et al. (2016) and image handling.
+Radford et al. (2016) and image handling, `MLPGAN` the small ReLU networks of
+the 2-D toy (Metz et al. 2017) on points in R^2.
 
 One `train_step` consumes one global batch of B real examples and makes
 
@@ -47,6 +48,8 @@ References:
     Deep Convolutional Generative Adversarial Networks, Section 3.
     Nowozin, Cseke & Tomioka (2016), f-GAN.
     Yazici et al. (2019), The Unusual Effectiveness of Averaging in GAN Training.
+    Metz, Poole, Pfau & Sohl-Dickstein (2017), Unrolled Generative
+    Adversarial Networks (the MLP players of the 2-D toy).
 """
 
 import keras
@@ -59,7 +62,8 @@ from zoo.losses import objectives
 from zoo.models.vae import first_images
 from zoo.models.vae import unpack_images
 
-__all__ = ["GAN", "DCGAN", "dcgan_generator", "dcgan_discriminator"]
+__all__ = ["GAN", "DCGAN", "MLPGAN", "dcgan_generator", "dcgan_discriminator",
+           "mlp_generator", "mlp_discriminator"]
 
 _METRICS = ("loss", "d_loss", "g_loss", "d_real", "d_fake")
 _FIXED_NOISE_STREAM = -3
@@ -264,6 +268,12 @@ class GAN(keras.Model):
         """Raw discriminator outputs v [B] (float32) for discriminator inputs."""
         logits = tf.cast(self.discriminator(examples, training=training), tf.float32)
         return tf.reshape(logits, [-1])
+
+    def discriminator_outputs(self, examples):
+        """The export's view of the discriminator: raw `logits` and `discriminator_output`."""
+        logits = self.discriminate(self.preprocess(examples))
+        return {"logits": logits,
+                "discriminator_output": self.objective.discriminator_output(logits)}
 
     def latents(self, batch_size, seed):
         """z ~ N(0, I) [batch_size, latent_dim] for this replica, from a stateless seed."""
@@ -550,9 +560,7 @@ class DCGAN(GAN):
             return {"images": self.generate(latents)}
 
         def discriminate(images):
-            logits = self.discriminate(self.preprocess(images))
-            return {"logits": logits,
-                    "discriminator_output": self.objective.discriminator_output(logits)}
+            return self.discriminator_outputs(images)
 
         return {"generate": (generate, [latents]),
                 "discriminate": (discriminate, [images])}
@@ -560,4 +568,65 @@ class DCGAN(GAN):
     def get_config(self):
         config = super().get_config()
         config.update(image_shape=list(self.image_shape), base_filters=self.base_filters)
+        return config
+
+
+def mlp_generator(latent_dim, hidden=(128, 128), name="generator"):
+    """z -> a point in R^2 through ReLU layers (Metz et al. 2017's toy generator)."""
+    layers = [keras.Input(shape=(latent_dim,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden]
+    layers.append(keras.layers.Dense(2, dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_discriminator(hidden=(128, 128), name="discriminator"):
+    """A point in R^2 -> a logit, through ReLU layers."""
+    layers = [keras.Input(shape=(2,))]
+    layers += [keras.layers.Dense(units, activation="relu") for units in hidden]
+    layers.append(keras.layers.Dense(1, dtype="float32"))
+    return keras.Sequential(layers, name=name)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MLPGAN(GAN):
+    """A GAN on points in R^2 with MLP players (`mlp_generator`, `mlp_discriminator`).
+
+    Args:
+        latent_dim: size of z.
+        hidden: units of each ReLU layer of both players.
+        objective, d_steps, ema_decay, seed: see `GAN`.
+        generator, discriminator: optional networks replacing the MLPs.
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(self, latent_dim=2, hidden=(128, 128), objective="non_saturating",
+                 d_steps=1, ema_decay=0.0, seed=0, generator=None, discriminator=None,
+                 **kwargs):
+        latent_dim = checks.positive_int("latent_dim", latent_dim)
+        hidden = tuple(checks.positive_int("hidden", units) for units in hidden)
+        if generator is None:
+            generator = mlp_generator(latent_dim, hidden)
+        if discriminator is None:
+            discriminator = mlp_discriminator(hidden)
+        super().__init__(generator, discriminator, latent_dim, objective=objective,
+                         d_steps=d_steps, ema_decay=ema_decay, seed=seed, **kwargs)
+        self.hidden = hidden
+
+    def serving_endpoints(self):
+        """`generate` (latents -> points, also serving_default) and `discriminate`."""
+        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
+        points = tf.TensorSpec([None, 2], tf.float32, name="points")
+
+        def generate(latents):
+            return {"points": self.generate(latents)}
+
+        def discriminate(points):
+            return self.discriminator_outputs(points)
+
+        return {"generate": (generate, [latents]),
+                "discriminate": (discriminate, [points])}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden=list(self.hidden))
         return config
