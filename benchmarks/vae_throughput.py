@@ -81,12 +81,14 @@ def main(argv):
         FLAGS.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     rows = []
     for name, build in (("zoo.VAE (TFP)", lambda: VAE(shape, FLAGS.latent_dim)),
-                        ("plain Keras, hand-written loss", lambda: PlainVAE(shape, FLAGS.latent_dim))):
+                        ("plain Keras, hand-written loss",
+                         lambda: PlainVAE(shape, FLAGS.latent_dim))):
         for jit in (False, True):
             keras.utils.set_random_seed(0)
             rows.append((name, jit, _throughput(build(), jit, data)))
     print(f"\nVAE training throughput, {shape} images, batch {FLAGS.batch_size}, "
-          f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'} inter-op threads, "
+          f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'} "
+          "inter-op threads, "
           f"devices: {[d.device_type for d in tf.config.list_logical_devices()]}")
     print(f"{'model':34s} {'jit_compile':>11s} {'images/s':>10s}")
     for name, jit, speed in rows:

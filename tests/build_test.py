@@ -49,7 +49,8 @@ def _normalise(distribution):
 
 
 def _dotted(path):
-    """Module name of a repository path: zoo/models/vae.py is zoo.models.vae, zoo/__init__.py zoo."""
+    """Module name of a repository path: zoo/models/vae.py is zoo.models.vae, zoo/__init__.py
+    is zoo."""
     name = path[:-3].replace("/", ".")
     return name[: -len(".__init__")] if name.endswith(".__init__") else name
 

@@ -53,8 +53,10 @@ def test_networks_follow_radford_et_al_for_each_size(size, channels, grid, top):
     assert np.all(np.abs(samples) <= 1.0)
     assert discriminator(samples).shape == (3, 1)
     assert generator.layers[3].target_shape == (grid, grid, top)
-    norms = [l for l in discriminator.layers if isinstance(l, keras.layers.BatchNormalization)]
-    convolutions = [l for l in discriminator.layers if isinstance(l, keras.layers.Conv2D)]
+    norms = [layer for layer in discriminator.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    convolutions = [layer for layer in discriminator.layers
+                    if isinstance(layer, keras.layers.Conv2D)]
     assert len(norms) == len(convolutions) - 1, "no batch norm after the first convolution"
     assert all(n.synchronized for n in norms)
     with pytest.raises(ValueError, match="halve down"):

@@ -20,7 +20,8 @@ def _source(count=10, size=8, channels=1, with_mask=False):
 
 def test_encodings_place_pixels_in_unit_range():
     pixels = tf.constant([0, 1, 128, 255], tf.uint8)
-    np.testing.assert_allclose(pipeline.encode_images(pixels, "discrete"), [0, 1 / 255, 128 / 255, 1])
+    np.testing.assert_allclose(pipeline.encode_images(pixels, "discrete"),
+                               [0, 1 / 255, 128 / 255, 1])
     np.testing.assert_allclose(pipeline.encode_images(pixels, "dequantized"),
                                (np.array([0, 1, 128, 255]) + 0.5) / 256)
     noisy = pipeline.encode_images(tf.fill([10000], tf.constant(100, tf.uint8)), "dequantized",
@@ -43,7 +44,8 @@ def test_dequantized_values_stay_in_their_pixels_bin():
 
 
 def test_training_stream_has_full_global_batches_and_new_draws_each_pass():
-    data = pipeline.make_dataset(_source(10), 4, "binary", training=True, seed=1, keys=("image", "label"))
+    data = pipeline.make_dataset(_source(10), 4, "binary", training=True, seed=1,
+                                 keys=("image", "label"))
     batches = list(data.take(5))
     assert all(b["image"].shape == (4, 8, 8, 1) for b in batches)
     labels = np.concatenate([b["label"].numpy() for b in batches])

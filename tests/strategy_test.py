@@ -6,7 +6,6 @@ file is one worker of the multi-worker tests: it runs the recipe as
 TF_CONFIG must be set by the caller.
 """
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -63,7 +62,8 @@ def test_mirrored_on_two_devices_trains_exactly_like_one_device():
         np.testing.assert_allclose(one, two, rtol=2e-4, atol=2e-5)
     np.testing.assert_allclose(one_history["loss"], two_history["loss"], rtol=1e-4)
     start = VAE((28, 28, 1), latent_dim=5, base_filters=8)
-    assert any(not np.allclose(a, b.numpy()) for a, b in zip(one_weights, start.trainable_variables))
+    assert any(not np.allclose(a, b.numpy())
+               for a, b in zip(one_weights, start.trainable_variables))
 
 
 @pytest.mark.parametrize("global_batch", [5, 6, 1])

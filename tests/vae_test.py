@@ -39,7 +39,8 @@ def test_methods_have_the_documented_shapes(network, shape):
 
 def test_bad_inputs_name_the_expected_shape_and_dtype():
     model = VAE((28, 28, 1), latent_dim=5)
-    with pytest.raises(ValueError, match=r"expects images of shape \[batch, 28, 28, 1\]; got \[2, 32, 32, 1\]"):
+    with pytest.raises(ValueError, match=r"expects images of shape \[batch, 28, 28, 1\]; "
+                                         r"got \[2, 32, 32, 1\]"):
         model.reconstruct(np.zeros((2, 32, 32, 1), np.float32))
     with pytest.raises(TypeError, match="int32"):
         model.reconstruct(np.zeros((2, 28, 28, 1), np.int32))
@@ -87,7 +88,8 @@ def test_kl_warmup_ramps_the_weight_to_beta():
 
 
 def test_gradients_are_finite_and_reach_every_weight():
-    model = VAE((28, 28, 1), latent_dim=5, prior="learned_gaussian", likelihood="discretized_logistic")
+    model = VAE((28, 28, 1), latent_dim=5, prior="learned_gaussian",
+                likelihood="discretized_logistic")
     x = tf.constant(np.round(_binary(3) * 200) / 255.0, tf.float32)
     with tf.GradientTape() as tape:
         terms = model.elbo_terms({"images": x}, zoo_random.step_seed(0, 0), training=True)

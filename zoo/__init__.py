@@ -11,6 +11,6 @@ from zoo.export import export_saved_model
 from zoo.models.vae import VAE
 from zoo.train.load import load_run
 
-__all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "load_run", "Bernoulli", "Gaussian", "FixedVarianceGaussian",
-           "DiscretizedLogistic", "ContinuousBernoulli", "StandardNormalPrior",
-           "LearnedGaussianPrior"]
+__all__ = ["VAE", "CVAE", "DisCVAE", "DCIGN", "DCGAN", "export_saved_model", "load_run",
+           "Bernoulli", "Gaussian", "FixedVarianceGaussian", "DiscretizedLogistic",
+           "ContinuousBernoulli", "StandardNormalPrior", "LearnedGaussianPrior"]

@@ -201,7 +201,8 @@ class SampleGrids(keras.callbacks.Callback):
             batch = np.asarray(batch)
             columns = 8 if name == "reconstructions" else None
             grid = zoo_images.image_grid(batch, columns=columns)
-            zoo_images.save_png(os.path.join(self.sample_dir, f"{name}_epoch{epoch + 1:03d}.png"), grid)
+            zoo_images.save_png(
+                os.path.join(self.sample_dir, f"{name}_epoch{epoch + 1:03d}.png"), grid)
             zoo_images.save_png(os.path.join(self.sample_dir, f"{name}.png"), grid)
             if self.writer is not None:
                 with self.writer.as_default():
