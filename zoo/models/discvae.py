@@ -70,8 +70,6 @@ References:
     Autoencoders, Eq. 8 (the bound `log_likelihood` estimates).
 """
 
-import math
-
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -324,53 +322,25 @@ class DisCVAE(zoo_cvae.CVAE):
             loss = loss + self.gate_supervision_weight * terms["gate_cross_entropy"]
         return loss
 
-    def log_likelihood(self, data, num_samples=100, chunk_size=50, seed=0):
-        """Importance-weighted estimate of log p(x | y) per example, in nats.
+    def importance_proposal(self, inputs, repeated):
+        """The hierarchical proposal of `log_likelihood` (Burda et al. 2016, Eq. 8).
 
-        log (1/K) sum_k p(x | y, z_k) p(z_k) / [q(z_F,k | x, y) q(z_B,k | x, y, z_F,k)],
-        with z_F,k ~ q(z_F | x, y) and z_B,k ~ q(z_B | x, y, z_F,k) (Burda et
-        al. 2016, Eq. 8, with the hierarchical proposal).
-
-        Args:
-            data: a batch as `fit` takes it.
-            num_samples: K.
-            chunk_size: samples processed at once.
-            seed: seed of the samples.
-
-        Returns:
-            [B] float32.
+        z_F,k ~ q(z_F | x, y), then z_B,k ~ q(z_B | x, y, z_F,k), with log density
+        log q(z_F,k | x, y) + log q(z_B,k | x, y, z_F,k): the background
+        posterior is encoded per sample, on the `repeated` inputs.
         """
-        inputs = self.unpack(data)
         foreground = self.foreground_posterior(inputs)
-        prior = self.prior.distribution()
-        loc, scale = foreground.mean(), foreground.stddev()
-        batch = tf.shape(loc)[0]
-        chunk_size = min(chunk_size, num_samples)
-        num_chunks = -(-num_samples // chunk_size)
+        copies = tf.shape(repeated["images"])[0] // tf.shape(inputs["images"])[0]
+        loc = tf.tile(foreground.mean(), [copies, 1])
+        scale = tf.tile(foreground.stddev(), [copies, 1])
 
-        def tiled(tensor):
-            return tf.tile(tensor, [chunk_size] + [1] * (tensor.shape.rank - 1))
-
-        repeated = tf.nest.map_structure(tiled, inputs)
-        base_seed = zoo_random.step_seed(seed, num_samples)
-
-        def chunk_log_weights(index):
-            noise = tf.random.stateless_normal(
-                [chunk_size * batch, self.latent_dim],
-                tf.random.experimental.stateless_fold_in(base_seed, index))
-            foreground_latents = (tiled(loc) + tiled(scale)
-                                  * noise[:, :self.foreground_dim])
+        def propose(noise):
+            foreground_latents = loc + scale * noise[:, :self.foreground_dim]
             posterior = self.posterior(repeated, foreground_latents=foreground_latents)
             latents = posterior.mean() + posterior.stddev() * noise
-            log_px = self.likelihood.log_prob(self.decode_params(latents, repeated),
-                                              repeated["images"])
-            log_weights = log_px + prior.log_prob(latents) - posterior.log_prob(latents)
-            return tf.reshape(log_weights, [chunk_size, batch])
+            return latents, posterior.log_prob(latents)
 
-        log_weights = tf.map_fn(chunk_log_weights, tf.range(num_chunks),
-                                fn_output_signature=tf.float32)
-        log_weights = tf.reshape(log_weights, [-1, batch])[:num_samples]
-        return tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)
+        return propose
 
     # -- What users call ---------------------------------------------------------
 

@@ -19,7 +19,8 @@ density on [0, 1] for densities) except `bits_per_dim`, which is of the
 
 Variants override one hook instead of the training step: `unpack` (what a
 batch holds), `encoder_inputs` / `decoder_inputs` (conditioning),
-`draw_latents` (e.g. DC-IGN's clamping) and `regularizer` (e.g. beta-VAE).
+`draw_latents` (e.g. DC-IGN's clamping), `regularizer` (e.g. beta-VAE) and
+`importance_proposal` (the bound's proposal, e.g. disCVAE's hierarchical one).
 
 References:
     Kingma & Welling (2014), Auto-Encoding Variational Bayes, Eq. 10.
@@ -272,35 +273,56 @@ class VAE(keras.Model):
         num_samples = checks.positive_int("num_samples", num_samples)
         chunk_size = checks.positive_int("chunk_size", chunk_size)
         inputs = self.unpack(data)
-        posterior = self.posterior(inputs)
-        prior = self.prior.distribution()
-        loc, scale = posterior.mean(), posterior.stddev()
-        batch = tf.shape(loc)[0]
+        batch = tf.shape(inputs["images"])[0]
         chunk_size = min(chunk_size, num_samples)
         num_chunks = -(-num_samples // chunk_size)
 
-        def tiled(tensor):
+        def tiled(tensor):  # chunk_size copies of the batch: row s * B + b is example b.
             return tf.tile(tensor, [chunk_size] + [1] * (tensor.shape.rank - 1))
 
         repeated = tf.nest.map_structure(tiled, inputs)
+        propose = self.importance_proposal(inputs, repeated)
+        prior = self.prior.distribution()
         base_seed = zoo_random.step_seed(seed, num_samples)
 
         def chunk_log_weights(index):
             noise = tf.random.stateless_normal(
-                [chunk_size, batch, self.latent_dim],
+                [chunk_size * batch, self.latent_dim],
                 tf.random.experimental.stateless_fold_in(base_seed, index))
-            latents = loc + scale * noise
-            params = self.decode_params(
-                tf.reshape(latents, [-1, self.latent_dim]), repeated)
-            log_px = tf.reshape(
-                self.likelihood.log_prob(params, repeated["images"]),
-                [chunk_size, batch])
-            return log_px + prior.log_prob(latents) - posterior.log_prob(latents)
+            latents, log_proposal = propose(noise)
+            log_px = self.likelihood.log_prob(self.decode_params(latents, repeated),
+                                              repeated["images"])
+            return tf.reshape(log_px + prior.log_prob(latents) - log_proposal,
+                              [chunk_size, batch])
 
         log_weights = tf.map_fn(chunk_log_weights, tf.range(num_chunks),
                                 fn_output_signature=tf.float32)
         log_weights = tf.reshape(log_weights, [-1, batch])[:num_samples]
         return tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)
+
+    def importance_proposal(self, inputs, repeated):
+        """The proposal of `log_likelihood`: noise -> (z_k, log q(z_k | x)).
+
+        Args:
+            inputs: the batch's model inputs (`unpack`), B examples.
+            repeated: the same inputs tiled S times (row s * B + b is example b).
+
+        Returns:
+            A function of standard normal noise [S * B, latent_dim] giving the
+            samples z = mu + sigma * noise [S * B, latent_dim] and their log
+            density under the proposal [S * B]. Here q(z | x), encoded once
+            for the B examples; a hierarchical posterior (disCVAE) overrides it.
+        """
+        del repeated  # q(z | x) is encoded once, not per sample.
+        posterior = self.posterior(inputs)
+        loc, scale = posterior.mean(), posterior.stddev()
+
+        def propose(noise):
+            latents = loc + scale * tf.reshape(noise, [-1, tf.shape(loc)[0], self.latent_dim])
+            return (tf.reshape(latents, [-1, self.latent_dim]),
+                    tf.reshape(posterior.log_prob(latents), [-1]))
+
+        return propose
 
     # -- What users call ---------------------------------------------------------
 
