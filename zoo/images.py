@@ -1,12 +1,89 @@
-"""Image grids as PNG files, training curves and 2-D point clouds as plots."""
+"""Images in batches, as the models check them, and as PNG grids and curve plots.
+
+A batch holds its images as a tensor, as the first entry of a tuple, or under
+"image" (or "images") in a dict: `unpack_images` finds them for every model,
+`replace_images` swaps them (e.g. for freshly dequantized ones) and
+`check_images` gives them to a model as float32 in [0, 1]. The rest writes
+image grids as PNG files, training curves and 2-D point clouds as plots.
+"""
 
 import csv
 import math
 import os
 
 import numpy as np
+import tensorflow as tf
 
-__all__ = ["image_grid", "save_png", "plot_history", "plot_points"]
+from zoo import checks
+
+__all__ = ["unpack_images", "replace_images", "first_images", "check_images",
+           "image_grid", "save_png", "plot_history", "plot_points"]
+
+_IMAGE_KEYS = ("image", "images")
+_CHECKED_EXAMPLES = 1024  # Rows of in-memory arrays that `first_images` returns.
+
+
+def _image_key(data):
+    """The key of the images in a batch dict."""
+    for key in _IMAGE_KEYS:
+        if key in data:
+            return key
+    raise ValueError(f"A batch dict needs an 'image' entry; got keys {sorted(data)}.")
+
+
+def unpack_images(data):
+    """The image tensor of a batch given as a tensor, a tuple or a dict."""
+    if isinstance(data, dict):
+        return data[_image_key(data)]
+    if isinstance(data, (tuple, list)):
+        return unpack_images(data[0])
+    return data
+
+
+def replace_images(data, function):
+    """The batch with the images `unpack_images` finds replaced by function(images)."""
+    if isinstance(data, dict):
+        key = _image_key(data)
+        return {**data, key: replace_images(data[key], function)}
+    if isinstance(data, (tuple, list)):
+        return type(data)([replace_images(data[0], function), *data[1:]])
+    return function(data)
+
+
+def first_images(data):
+    """The images of the first batch (or rows) of `fit`'s `x`, as numpy; None if unknown.
+
+    A `tf.data.Dataset` gives its first element (one extra read of the
+    pipeline's start); arrays, tensors, tuples and dicts give their first
+    rows; generators and other iterables are not read.
+    """
+    if isinstance(data, tf.data.Dataset):
+        data = next(iter(data.take(1)), None)
+    elif not isinstance(data, (dict, tuple, list, np.ndarray, tf.Tensor)):
+        return None
+    if data is None:
+        return None
+    images = np.asarray(unpack_images(data)[:_CHECKED_EXAMPLES])
+    return images / 255.0 if images.dtype == np.uint8 else images
+
+
+def check_images(images, image_shape, model_name):
+    """Images as float32 in [0, 1], with a clear error for a wrong shape or range.
+
+    uint8 images are scaled by 1/255; float images must already be in
+    [0, 1] and finite (see `zoo.checks.unit_float_images`).
+
+    Args:
+        images: [B, *image_shape] images.
+        image_shape: the (height, width, channels) the model takes.
+        model_name: named in the error messages.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank != 4 or tuple(images.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"{model_name} expects images of shape "
+            f"[batch, {', '.join(map(str, image_shape))}]; got {list(images.shape)}.")
+    return checks.unit_float_images(images, model_name)
 
 
 def image_grid(images, columns=None, padding=1):

@@ -15,16 +15,18 @@ log P(x). So `evaluate_likelihood` recovers the pixels of every image and draws
 its own seeded noise (`redequantize`), whatever dequantization the dataset used.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
+from zoo import images as zoo_images
 from zoo import random as zoo_random
 from zoo.data import pipeline
 
 __all__ = ["evaluate_likelihood", "redequantize", "report_lines"]
 
 _DATA = {"binary": "binarized", "dequantized": "8-bit", "discrete": "8-bit"}
-_IMAGE_KEYS = ("image", "images")  # As `zoo.models.vae.unpack_images` looks for them.
 # Counter of the dequantization seeds (the ELBO's samples use -2).
 _DEQUANTIZATION_COUNTER = -3
 
@@ -48,18 +50,6 @@ def redequantize(images, seed):
         pixels = tf.cast(tf.clip_by_value(
             tf.floor(tf.cast(pixels, tf.float32) * 256.0), 0.0, 255.0), tf.uint8)
     return pipeline.encode_images(pixels, "dequantized", seed)
-
-
-def _redequantized(data, seed):
-    """The batch `data` (tensor, tuple or dict) with its images redequantized."""
-    if isinstance(data, dict):
-        key = next((k for k in _IMAGE_KEYS if k in data), None)
-        if key is None:
-            return data
-        return {**data, key: _redequantized(data[key], seed)}
-    if isinstance(data, (tuple, list)):
-        return type(data)([_redequantized(data[0], seed), *data[1:]])
-    return redequantize(data, seed)
 
 
 def evaluate_likelihood(model, dataset, num_samples=100, max_batches=None, seed=0,
@@ -103,8 +93,10 @@ def evaluate_likelihood(model, dataset, num_samples=100, max_batches=None, seed=
         for draw in range(draws):
             batch = data
             if encoding == "dequantized":
-                batch = _redequantized(data, tf.random.experimental.stateless_fold_in(
-                    zoo_random.step_seed(seed, _DEQUANTIZATION_COUNTER, index), draw))
+                draw_seed = tf.random.experimental.stateless_fold_in(
+                    zoo_random.step_seed(seed, _DEQUANTIZATION_COUNTER, index), draw)
+                batch = zoo_images.replace_images(
+                    data, functools.partial(redequantize, seed=draw_seed))
             inputs = model.unpack(batch)
             terms = model.elbo_terms(inputs, zoo_random.step_seed(seed, -2, draw))
             values = {k: terms[k] for k in ("elbo", "reconstruction", "kl")}

@@ -41,6 +41,7 @@ import keras
 import tensorflow as tf
 
 from zoo import checks
+from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.models import vae as zoo_vae
@@ -64,7 +65,7 @@ def unpack_attributes(data, model_name="CVAE"):
         ValueError: the batch carries no attributes.
     """
     if isinstance(data, dict):
-        images = zoo_vae.unpack_images(data)
+        images = zoo_images.unpack_images(data)
         attributes = next((data[key] for key in _ATTRIBUTE_KEYS if key in data), None)
         masks = next((data[key] for key in _MASK_KEYS if key in data), None)
         if attributes is None:

@@ -81,6 +81,7 @@ import tensorflow as tf
 from zoo import checks
 from zoo import clamping
 from zoo import distributions
+from zoo import images as zoo_images
 from zoo.models import vae as zoo_vae
 
 __all__ = ["DCIGN", "INTRINSIC", "CLAMP_TARGETS"]
@@ -387,7 +388,7 @@ class DCIGN(zoo_vae.VAE):
         reconstructions = super().summary_images(batch, num_images, seed)["reconstructions"]
         rows = len(self.factor_groups)
         columns = max(rows, 8)
-        grid = self.traversal(zoo_vae.unpack_images(batch)[:1],
+        grid = self.traversal(zoo_images.unpack_images(batch)[:1],
                               tf.linspace(-2.0, 2.0, columns))
         blank = tf.ones([columns - rows, columns, *self.image_shape])
         grid = tf.concat([grid, blank], axis=0)

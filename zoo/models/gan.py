@@ -56,11 +56,10 @@ import keras
 import tensorflow as tf
 
 from zoo import checks
+from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.losses import objectives
-from zoo.models.vae import first_images
-from zoo.models.vae import unpack_images
 
 __all__ = ["GAN", "DCGAN", "MLPGAN", "dcgan_generator", "dcgan_discriminator",
            "mlp_generator", "mlp_discriminator"]
@@ -254,7 +253,7 @@ class GAN(keras.Model):
 
     def preprocess(self, data):
         """A batch as the discriminator's input; images override this."""
-        return tf.cast(unpack_images(data), tf.float32)
+        return tf.cast(zoo_images.unpack_images(data), tf.float32)
 
     def postprocess(self, samples):
         """Generator outputs as users see them; images override this."""
@@ -500,17 +499,8 @@ class DCGAN(GAN):
         self.base_filters = base_filters
 
     def check_images(self, images):
-        """Images as float32 in [0, 1], with a clear error for a wrong shape or range.
-
-        uint8 images are scaled by 1/255; float images must already be in
-        [0, 1] and finite (see `zoo.checks.unit_float_images`).
-        """
-        images = tf.convert_to_tensor(images)
-        if images.shape.rank != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"DCGAN expects images of shape [batch, {', '.join(map(str, self.image_shape))}]"
-                f"; got {list(images.shape)}.")
-        return checks.unit_float_images(images, type(self).__name__)
+        """Images as float32 in [0, 1] (`zoo.images.check_images`)."""
+        return zoo_images.check_images(images, self.image_shape, type(self).__name__)
 
     def fit(self, x=None, *args, **kwargs):
         """`GAN.fit`, after checking the range of the first batch eagerly (see `check_images`).
@@ -518,14 +508,14 @@ class DCGAN(GAN):
         The training step checks every batch, but XLA (`jit_compile=True`)
         drops that assertion; this check is a `ValueError` before any step.
         """
-        images = first_images(x)
+        images = zoo_images.first_images(x)
         if images is not None and len(images):
             checks.unit_float_images(images, type(self).__name__)
         return super().fit(x, *args, **kwargs)
 
     def preprocess(self, data):
         """[0, 1] images -> [-1, 1], the range of the tanh generator."""
-        return self.check_images(unpack_images(data)) * 2.0 - 1.0
+        return self.check_images(zoo_images.unpack_images(data)) * 2.0 - 1.0
 
     def postprocess(self, samples):
         """tanh outputs in (-1, 1) -> images in [0, 1]."""
@@ -548,7 +538,7 @@ class DCGAN(GAN):
 
     def summary_images(self, batch, num_images=64):
         """`samples` from a fixed noise batch, and `real` images from `batch`."""
-        real = self.check_images(unpack_images(batch))[:num_images]
+        real = self.check_images(zoo_images.unpack_images(batch))[:num_images]
         return {"samples": self.generate(self.fixed_latents(num_images)), "real": real}
 
     def serving_endpoints(self):

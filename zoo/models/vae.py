@@ -32,48 +32,16 @@ References:
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from zoo import checks
 from zoo import distributions
+from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
 
-__all__ = ["VAE", "first_images", "unpack_images"]
-
-_IMAGE_KEYS = ("image", "images")
-_CHECKED_EXAMPLES = 1024  # Rows of in-memory arrays that `fit` checks for binary pixels.
-
-
-def unpack_images(data):
-    """The image tensor of a batch given as a tensor, a tuple or a dict."""
-    if isinstance(data, dict):
-        for key in _IMAGE_KEYS:
-            if key in data:
-                return data[key]
-        raise ValueError(f"A batch dict needs an 'image' entry; got keys {sorted(data)}.")
-    if isinstance(data, (tuple, list)):
-        return unpack_images(data[0])
-    return data
-
-
-def first_images(data):
-    """The images of the first batch (or rows) of `fit`'s `x`, as numpy; None if unknown.
-
-    A `tf.data.Dataset` gives its first element (one extra read of the
-    pipeline's start); arrays, tensors, tuples and dicts give their first
-    rows; generators and other iterables are not read.
-    """
-    if isinstance(data, tf.data.Dataset):
-        data = next(iter(data.take(1)), None)
-    elif not isinstance(data, (dict, tuple, list, np.ndarray, tf.Tensor)):
-        return None
-    if data is None:
-        return None
-    images = np.asarray(unpack_images(data)[:_CHECKED_EXAMPLES])
-    return images / 255.0 if images.dtype == np.uint8 else images
+__all__ = ["VAE"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -149,7 +117,7 @@ class VAE(keras.Model):
 
     def unpack(self, data):
         """A batch as a dict of model inputs; here {"images": [B, H, W, C]}."""
-        return {"images": self.check_images(unpack_images(data))}
+        return {"images": self.check_images(zoo_images.unpack_images(data))}
 
     def encoder_inputs(self, inputs):
         return inputs["images"]
@@ -173,18 +141,8 @@ class VAE(keras.Model):
     # -- Distributions -----------------------------------------------------------
 
     def check_images(self, images):
-        """Images as float32 in [0, 1], with a clear error for a wrong shape or range.
-
-        uint8 images are scaled by 1/255; float images must already be in
-        [0, 1] and finite (see `zoo.checks.unit_float_images`).
-        """
-        images = tf.convert_to_tensor(images)
-        shape = tuple(images.shape)
-        if len(shape) != 4 or tuple(shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"{type(self).__name__} expects images of shape "
-                f"[batch, {', '.join(map(str, self.image_shape))}]; got {list(shape)}.")
-        return checks.unit_float_images(images, type(self).__name__)
+        """Images as float32 in [0, 1] (`zoo.images.check_images`)."""
+        return zoo_images.check_images(images, self.image_shape, type(self).__name__)
 
     def posterior(self, inputs, training=False):
         """q(z | x) as a diagonal Gaussian with batch shape [B]."""
@@ -336,7 +294,7 @@ class VAE(keras.Model):
         """
         checks.check_fit_data(type(self).__name__, x,
                               kwargs.get("batch_size", args[1] if len(args) > 1 else None))
-        images = first_images(x)
+        images = zoo_images.first_images(x)
         if images is not None:
             checks.unit_float_images(images, type(self).__name__)
             self._warn_if_grey(images)
@@ -391,7 +349,7 @@ class VAE(keras.Model):
 
     def summary_images(self, batch, num_images=32, seed=0):
         """Named image batches for sample grids and TensorBoard."""
-        images = unpack_images(batch)[:num_images]
+        images = zoo_images.unpack_images(batch)[:num_images]
         reconstructions = self.reconstruct(images)
         pairs = tf.reshape(tf.stack([self.check_images(images), reconstructions], 1),
                            [-1, *self.image_shape])
