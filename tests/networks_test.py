@@ -23,12 +23,22 @@ def test_coord_decoder_has_the_image_shape(shape):
     assert decoder(np.zeros((3, 5), np.float32)).shape == (3, *shape[:2], 2 * shape[-1])
 
 
-def test_tiled_inputs_reach_the_last_convolution():
-    """Tiled entries are concatenated at full resolution: the output's gradient to them is dense."""
-    decoder = networks.coord_decoder(6, (16, 16, 3), 3, base_filters=4, tiled_inputs=2)
+@pytest.mark.parametrize("kind,widths", [("coord", [8, 16]), ("conv", [4, 8, 16])])
+def test_tiled_inputs_reach_every_resolution(kind, widths):
+    """Tiled entries are concatenated at every resolution the convolutions see, 16 included.
+
+    16 = 4 * 2 * 2: "coord" convolves after each upsampling, "conv" before
+    each transposed convolution (4, 8) and in its last 3x3 convolution (16).
+    """
+    decoder = networks.make_decoder(kind, 6, (16, 16, 3), 3, base_filters=4, tiled_inputs=2)
     inputs = [layer for layer in decoder.layers if isinstance(layer, keras.layers.Concatenate)]
-    widths = sorted({layer.output.shape[1] for layer in inputs})
-    assert widths == [8, 16]  # 16 = 4 * 2 * 2: every upsampled resolution sees them.
+    assert sorted({layer.output.shape[1] for layer in inputs}) == widths
+    assert decoder(np.zeros((2, 6), np.float32)).shape == (2, 16, 16, 3)
+
+
+def test_conv_decoder_without_tiled_inputs_concatenates_nothing():
+    decoder = networks.conv_decoder(6, (16, 16, 3), 3, base_filters=4)
+    assert not any(isinstance(layer, keras.layers.Concatenate) for layer in decoder.layers)
     assert decoder(np.zeros((2, 6), np.float32)).shape == (2, 16, 16, 3)
 
 

@@ -1,4 +1,4 @@
-"""Encoder and decoder networks, as plain (serializable) Keras Sequential models.
+"""Encoder and decoder networks, as plain (serializable) Keras models.
 
 The convolutional pair is DCGAN-shaped (Radford et al. 2016): 4x4 convolutions
 of stride 2 halve the image until it is at most 7 pixels wide (28 -> 14 -> 7,
@@ -78,21 +78,38 @@ def conv_encoder(image_shape, output_dim, base_filters=32, name="encoder"):
 
 
 def conv_decoder(input_dim, image_shape, output_channels, base_filters=32,
-                 name="decoder"):
-    """Vectors [B, input_dim] -> raw image parameters [B, H, W, output_channels]."""
+                 tiled_inputs=0, name="decoder"):
+    """Vectors [B, input_dim] -> raw image parameters [B, H, W, output_channels].
+
+    Dense to the smallest width, then stride-2 transposed convolutions and a
+    3x3 convolution. With `tiled_inputs` > 0 the last `tiled_inputs` input
+    entries (e.g. a CVAE's attributes) are also tiled over the feature maps
+    and concatenated to the input of every (transposed) convolution, so that
+    every resolution sees them directly (Yan et al. 2016's conditional
+    decoder).
+    """
     steps, width = downsampling_plan(square_side(image_shape))
+    inputs = keras.Input(shape=(input_dim,))
+    tiled = (keras.layers.Reshape((1, 1, tiled_inputs))(inputs[:, input_dim - tiled_inputs:])
+             if tiled_inputs else None)
+
+    def with_tiled(features):
+        if tiled is None:
+            return features
+        side = features.shape[1]
+        return keras.layers.Concatenate()([features, keras.layers.UpSampling2D(side)(tiled)])
+
     top = _filters(steps - 1, base_filters)
-    layers = [keras.Input(shape=(input_dim,)),
-              keras.layers.Dense(width * width * top),
-              keras.layers.ReLU(),
-              keras.layers.Reshape((width, width, top))]
+    features = keras.layers.Dense(width * width * top)(inputs)
+    features = keras.layers.ReLU()(features)
+    features = keras.layers.Reshape((width, width, top))(features)
     for level in reversed(range(steps)):
-        layers += [keras.layers.Conv2DTranspose(
-            _filters(max(level - 1, 0), base_filters), 4, 2, padding="same"),
-                   keras.layers.ReLU()]
-    layers.append(keras.layers.Conv2D(output_channels, 3, padding="same",
-                                      dtype="float32"))
-    return keras.Sequential(layers, name=name)
+        features = keras.layers.Conv2DTranspose(
+            _filters(max(level - 1, 0), base_filters), 4, 2, padding="same")(with_tiled(features))
+        features = keras.layers.ReLU()(features)
+    outputs = keras.layers.Conv2D(output_channels, 3, padding="same", dtype="float32")(
+        with_tiled(features))
+    return keras.Model(inputs, outputs, name=name)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -125,12 +125,11 @@ def conditional_decoder(network, latent_dim, attribute_dim, image_shape, output_
                         base_filters=32, name="decoder"):
     """p(x | y, z) parameters from the concatenation [z, y].
 
-    "conv": the VAE's DCGAN-shaped decoder (`zoo.networks.conv_decoder`),
-    with y also tiled over the feature maps and concatenated to the input of
-    every (transposed) convolution, so that every resolution sees the
-    attributes directly (y at the input alone is easily ignored when z can
-    carry the same information). "coord": `zoo.networks.coord_decoder`, which
-    tiles y the same way next to the pixel coordinates. "mlp":
+    "conv" and "coord": the VAE's decoder (`zoo.networks.conv_decoder`,
+    `zoo.networks.coord_decoder`) with `tiled_inputs=A`: y is also tiled over
+    the feature maps and concatenated to the input of every convolution, so
+    that every resolution sees the attributes directly (y at the input alone
+    is easily ignored when z can carry the same information). "mlp":
     `zoo.networks.mlp_decoder` on [z, y].
 
     Args:
@@ -145,38 +144,10 @@ def conditional_decoder(network, latent_dim, attribute_dim, image_shape, output_
     Returns:
         A functional `keras.Model` [B, D + A] -> [B, H, W, output_channels].
     """
-    if network == "coord":
-        return networks.coord_decoder(latent_dim + attribute_dim, image_shape, output_channels,
-                                      base_filters=base_filters, tiled_inputs=attribute_dim,
-                                      name=name)
-    if network != "conv":
-        return networks.make_decoder(network, latent_dim + attribute_dim, image_shape,
-                                     output_channels, name=name)
-    steps, width = networks.downsampling_plan(networks.square_side(image_shape))
-
-    def filters(level):
-        return min(base_filters * 2 ** level, 512)
-
-    inputs = keras.Input(shape=(latent_dim + attribute_dim,), name="latents_and_attributes")
-    attributes = keras.layers.Reshape((1, 1, attribute_dim))(inputs[:, latent_dim:])
-
-    def with_attributes(features, size):
-        tiled = keras.layers.UpSampling2D(size)(attributes)
-        return keras.layers.Concatenate()([features, tiled])
-
-    top = filters(steps - 1)
-    features = keras.layers.Dense(width * width * top)(inputs)
-    features = keras.layers.ReLU()(features)
-    features = keras.layers.Reshape((width, width, top))(features)
-    size = width
-    for level in reversed(range(steps)):
-        features = keras.layers.Conv2DTranspose(filters(max(level - 1, 0)), 4, 2,
-                                                padding="same")(with_attributes(features, size))
-        features = keras.layers.ReLU()(features)
-        size *= 2
-    outputs = keras.layers.Conv2D(output_channels, 3, padding="same", dtype="float32")(
-        with_attributes(features, size))
-    return keras.Model(inputs, outputs, name=name)
+    kwargs = ({} if network == "mlp"
+              else {"base_filters": base_filters, "tiled_inputs": attribute_dim})
+    return networks.make_decoder(network, latent_dim + attribute_dim, image_shape,
+                                 output_channels, name=name, **kwargs)
 
 
 def minimise_with_adam(energy, start, steps, learning_rate, beta_1=0.9, beta_2=0.999,
