@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 from zoo import export
 from zoo import random as zoo_random
 from zoo.models.cvae import CVAE
+from zoo.models.cvae import minimise_with_adam
 from zoo.data import digits
 from zoo.data import pipeline
 from zoo.data import catalog
@@ -175,7 +176,6 @@ def test_completion_keeps_the_observed_pixels_and_lowers_the_energy():
     filled = completed[known[..., 0] == 0]
     assert not np.allclose(filled, x[known[..., 0] == 0])
     start = model.encode(x, y)[0]
-    from zoo.models.cvae import minimise_with_adam  # pylint: disable=import-outside-toplevel
     end = minimise_with_adam(lambda z: -(model.masked_log_prob(
         model.decode_params(z, inputs), x, known) + prior.log_prob(z)), start, 30, 0.05)
     assert np.all(energy(end) < energy(start))
@@ -218,6 +218,19 @@ def test_completion_scores_the_hidden_centre_only():
     assert panels.shape == (5, 4, *SHAPE)
     for column, expected in enumerate((occluded, occluded, x, x)):
         np.testing.assert_array_equal(panels[:, column], expected)
+
+
+def test_minimise_with_adam_takes_bias_corrected_adam_steps():
+    """Adam's first step moves every entry by the learning rate against its gradient's sign."""
+    start = np.array([[1.0, -2.0, 0.5]], np.float32)
+
+    def energy(value):
+        return tf.reduce_sum(value ** 2 * [1.0, 3.0, 10.0], axis=-1)
+
+    one_step = minimise_with_adam(energy, start, 1, 0.1)
+    np.testing.assert_allclose(one_step, start - 0.1 * np.sign(start), rtol=1e-5)
+    np.testing.assert_allclose(minimise_with_adam(energy, start, 400, 0.05), 0.0, atol=0.02)
+    np.testing.assert_array_equal(minimise_with_adam(energy, start, 0, 0.1), start)
 
 
 def _digit_data(split, batch):

@@ -154,27 +154,23 @@ def minimise_with_adam(energy, start, steps, learning_rate, beta_1=0.9, beta_2=0
                        epsilon=1e-8):
     """Minimises sum(energy(v)) over v from `start` with Adam; returns v.
 
+    `keras.optimizers.Adam` (Kingma & Ba 2015) on a `tf.Variable` holding v.
+
     Args:
         energy: v [B, D] -> per-example energies [B] (differentiable).
         start: the initial value [B, D].
         steps: number of Adam steps.
         learning_rate: Adam's step size.
-        beta_1, beta_2, epsilon: Adam's constants (Kingma & Ba 2015).
+        beta_1, beta_2, epsilon: Adam's constants.
     """
-    value = tf.convert_to_tensor(start, tf.float32)
-    first = tf.zeros_like(value)
-    second = tf.zeros_like(value)
-    for step in range(1, int(steps) + 1):
+    value = tf.Variable(tf.convert_to_tensor(start, tf.float32))
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                      epsilon=epsilon)
+    for _ in range(int(steps)):
         with tf.GradientTape() as tape:
-            tape.watch(value)
             total = tf.reduce_sum(energy(value))
-        gradient = tape.gradient(total, value)
-        first = beta_1 * first + (1.0 - beta_1) * gradient
-        second = beta_2 * second + (1.0 - beta_2) * tf.square(gradient)
-        corrected = first / (1.0 - beta_1 ** step)
-        scaled = tf.sqrt(second / (1.0 - beta_2 ** step)) + epsilon
-        value = value - learning_rate * corrected / scaled
-    return value
+        optimizer.apply_gradients([(tape.gradient(total, value), value)])
+    return tf.convert_to_tensor(value)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
