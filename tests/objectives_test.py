@@ -69,11 +69,43 @@ def test_objectives_serialize_and_compare_by_configuration():
     assert repr(objectives.Objective("minimax")) == "Objective(name='minimax')"
 
 
+@pytest.mark.parametrize("name", objectives.NAMES)
+def test_every_game_accepts_the_options_at_their_defaults(name):
+    for options in ({"generator_update": "saddle", "pi": None},
+                    {"generator_update": None, "pi": None}):
+        objective = objectives.Objective(name, **options)
+        assert objective.get_config() == objectives.Objective(name).get_config()
+    if objective.divergence is not None:
+        assert objective.divergence.generator_update == "saddle"
+
+
+def test_options_reach_the_games_that_use_them():
+    objective = objectives.Objective("kl", generator_update="alternative", pi=None)
+    assert objective.get_config() == {"name": "kl", "generator_update": "alternative"}
+    objective = objectives.Objective("weighted_jensen_shannon", generator_update="saddle", pi=0.2)
+    assert objective.divergence.pi == 0.2
+
+
+def test_an_option_a_game_does_not_use_is_refused_in_one_line():
+    divergences = ", ".join(f_divergences.NAMES)
+    for name in ("minimax", "non_saturating"):
+        with pytest.raises(ValueError, match=(
+                rf"^GAN loss '{name}' does not take generator_update='alternative'; "
+                rf"generator_update is for {divergences}\.$")):
+            objectives.Objective(name, generator_update="alternative", pi=None)
+    for name in ("minimax", "kl", "jensen_shannon"):
+        with pytest.raises(ValueError, match=(
+                rf"^GAN loss '{name}' does not take pi=0.3; pi is for weighted_jensen_shannon\.$")):
+            objectives.Objective(name, generator_update="saddle", pi=0.3)
+    with pytest.raises(ValueError, match=r"Unknown GAN loss options \['beta'\]"):
+        objectives.Objective("kl", beta=2.0)
+
+
 def test_bad_names_and_arguments_fail_clearly():
     with pytest.raises(ValueError, match=r"Unknown GAN loss 'hinge'.*'minimax'.*'gan'"):
         objectives.Objective("hinge")
-    with pytest.raises(ValueError, match=r"'minimax' takes no arguments"):
-        objectives.Objective("minimax", pi=0.3)
+    with pytest.raises(ValueError, match=r"Unknown generator_update 'bogus'"):
+        objectives.Objective("kl", generator_update="bogus")
     with pytest.raises(ValueError, match=r"pi of the weighted Jensen-Shannon"):
         objectives.Objective("weighted_jensen_shannon", pi=1.5)
     with pytest.raises(ValueError, match=r"given with a built objective"):

@@ -7,7 +7,7 @@ outputs v (one per example):
     generator_loss(v_fake)              per-example loss of the generator,
     discriminator_output(v)             what the `d_real` / `d_fake` metrics report.
 
-`Objective(name, **kwargs)` provides them for
+`Objective(name, generator_update="saddle", pi=None)` provides them for
 
 - "minimax" and "non_saturating" (`zoo.losses.adversarial`): the
   discriminator minimises the cross-entropy J_D = -log D(x) - log(1 - D(G(z))),
@@ -21,6 +21,11 @@ outputs v (one per example):
   ("alternative") (Nowozin et al. 2016, Sec. 3). The output is the
   variational function T = g_f(v).
 
+Every game accepts both options, so callers can pass them uniformly: an
+option at its default (generator_update="saddle", pi=None, which leaves pi at
+the divergence's 0.5) is accepted by every game, any other value only by the
+games that use it (`OPTIONS`).
+
 Objectives are Keras-serializable, so a model holding one saves and loads
 with `keras.models.load_model`.
 
@@ -30,16 +35,28 @@ References:
     Samplers using Variational Divergence Minimization.
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
 from zoo.losses import adversarial
 from zoo.losses import f_divergences
 
-__all__ = ["Objective", "NAMES", "get"]
+__all__ = ["Objective", "NAMES", "OPTIONS", "get"]
 
 NAMES = adversarial.GENERATOR_LOSSES + f_divergences.NAMES
 """Every objective by name: "minimax", "non_saturating", then the f-divergences in table order."""
+
+OPTIONS = {"generator_update": "saddle", "pi": None}
+"""The options of `Objective` and their defaults, which every game accepts (as it accepts None)."""
+
+
+def _uses(name, option):
+    """Whether game `name` uses `option` (an f-divergence's constructor argument)."""
+    if name not in f_divergences.NAMES:
+        return False
+    return option in {field.name for field in dataclasses.fields(f_divergences.get(name))}
 
 
 def _flat(values):
@@ -56,8 +73,10 @@ class Objective:
 
     Args:
         name: one of `NAMES`.
-        **kwargs: f-divergences only: `generator_update` ("saddle" or
-            "alternative"), and `pi` for "weighted_jensen_shannon".
+        **options: `OPTIONS`: `generator_update` ("saddle" or "alternative",
+            used by the f-divergences) and `pi` (used by
+            "weighted_jensen_shannon"; None keeps its default 0.5). Every game
+            accepts an option at its default.
 
     Attributes:
         name: the name.
@@ -65,21 +84,30 @@ class Objective:
             the two classic games.
 
     Raises:
-        ValueError: an unknown name (the message lists `NAMES`), or arguments
-            the objective does not take.
+        ValueError: an unknown name (the message lists `NAMES`), an unknown
+            option, or an option away from its default that the game does
+            not use (the message names the games that use it).
     """
 
-    def __init__(self, name="non_saturating", **kwargs):
+    def __init__(self, name="non_saturating", **options):
         if not isinstance(name, str) or name not in NAMES:
             raise ValueError(f"Unknown GAN loss {name!r}; expected one of {list(NAMES)}.")
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"Unknown GAN loss options {unknown}; expected some of "
+                             f"{sorted(OPTIONS)}.")
+        for option, value in options.items():
+            if not _uses(name, option) and value is not None and value != OPTIONS[option]:
+                users = [game for game in NAMES if _uses(game, option)]
+                raise ValueError(f"GAN loss {name!r} does not take {option}={value!r}; "
+                                 f"{option} is for {', '.join(users)}.")
         self.name = name
         self.divergence = None
         self._generator_loss = None
         if name in f_divergences.NAMES:
-            self.divergence = f_divergences.get(name, **kwargs)
-        elif kwargs:
-            raise ValueError(f"GAN loss {name!r} takes no arguments; got {sorted(kwargs)} "
-                             "(generator_update and pi are for f-divergences).")
+            self.divergence = f_divergences.get(name, **{
+                option: value for option, value in options.items()
+                if _uses(name, option) and value is not None})
         else:
             self._generator_loss = adversarial.get_generator_loss(name)
 
