@@ -8,13 +8,13 @@ and abort (see tests/conformance_test.py). It never skips.
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from zoo import clamping
 
 __all__ = []
@@ -258,13 +258,8 @@ def _replica_worker():
 
 def _run_on_two_replicas(cases):
     """In a fresh interpreter with two logical CPUs (no MirroredStrategy in pytest's)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
-    run = subprocess.run([sys.executable, os.path.abspath(__file__)], input=json.dumps(cases),
-                         capture_output=True, text=True, env=env, timeout=240, check=False)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout)
+    return harness.run_python_json(os.path.abspath(__file__), stdin=json.dumps(cases),
+                                   timeout=240)
 
 
 def test_two_replicas_clamp_to_the_global_batch_statistic():

@@ -1,15 +1,13 @@
 """DCGAN: networks, the two-player step, EMA, save/load, resume, export, strategies, precision."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from zoo.models import gan
 from zoo import export
 from zoo.models.gan import DCGAN
@@ -19,7 +17,6 @@ from zoo.losses import objectives
 from zoo.train import callbacks
 
 RNG = np.random.default_rng(0)
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _images(batch=6, shape=(28, 28, 1)):
@@ -200,33 +197,12 @@ def test_checkpoints_resume_weights_and_both_optimizer_states(tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
-_FRESH_PROCESS = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-inputs = np.load(sys.argv[2])
-out = {name: {k: v.numpy().tolist() for k, v in fn(**{arg: tf.constant(inputs[arg])}).items()}
-       for name, fn in loaded.signatures.items()
-       for arg in [list(fn.structured_input_signature[1])[0]]}
-out["zoo_imported"] = "zoo" in sys.modules
-print(json.dumps(out))
-"""
-
-
 def test_export_round_trip_in_a_fresh_process_gives_identical_images(tmp_path):
     model = _compiled(ema_decay=0.9, objective="kl")
     model.fit(_data(), epochs=1, verbose=0)
     path = export.export_saved_model(model, str(tmp_path / "export"))
     inputs = {"latents": RNG.normal(size=(3, 5)).astype(np.float32), "images": _images(3)}
-    np.savez(tmp_path / "inputs.npz", **inputs)
-    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, path,
-                             str(tmp_path / "inputs.npz")], capture_output=True, text=True,
-                            timeout=120, cwd=str(tmp_path),
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served.pop("zoo_imported") is False
+    served = harness.load_in_fresh_process(path, inputs)
     assert set(served) == {"serving_default", "generate", "discriminate"}
     expected = model.generate(inputs["latents"]).numpy()
     for name in ("generate", "serving_default"):
@@ -285,11 +261,7 @@ def test_mirrored_on_two_devices_trains_like_one_device():
     # batch-norm statistics, and the one-device validation metrics also for
     # an uneven last batch. In a subprocess: a second MirroredStrategy in the
     # pytest process would collide with strategy_test's on collective keys.
-    result = subprocess.run([sys.executable, __file__], capture_output=True, text=True,
-                            timeout=300, cwd=_REPO,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = harness.run_python_json(__file__)
     assert report["replicas"] == 2 and report["iterations"] == [6, 3]
     assert report["batch_norm_variables"] > 0
     assert report["history"] < 1e-4

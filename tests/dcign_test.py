@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import warnings
 
 import keras
@@ -12,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+import harness
 from zoo import export
 from zoo import random as zoo_random
 from zoo.data import factor_batches
@@ -539,13 +538,8 @@ def test_mirrored_training_equals_one_device_with_each_batch_across_replicas():
     loss's gradient is under `tf.nn.compute_average_loss`.
     In a fresh interpreter: a MirroredStrategy is not made in the pytest process.
     """
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    result = subprocess.run([sys.executable, "-c", _MIRRORED, "mean",
-                             json.dumps(_MIRRORED_PARAMS.tolist())], capture_output=True,
-                            text=True, timeout=240, cwd=root,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=root))
-    assert result.returncode == 0, result.stderr[-3000:]
-    weights = json.loads(result.stdout.strip().splitlines()[-1])
+    weights = harness.run_python_json("-c", _MIRRORED, "mean",
+                                      json.dumps(_MIRRORED_PARAMS.tolist()), timeout=240)
     for one, two in zip(weights["one"], weights["two"], strict=True):
         np.testing.assert_allclose(two, one, rtol=2e-4, atol=2e-5)
     # Minibatch means: 3 * (d + 1) for rows 0, 2, 4, 6 and 30 * (d + 1) for rows 1, 3, 5, 7.
@@ -600,22 +594,6 @@ def test_save_and_load_give_identical_outputs(tmp_path):
         DCIGN.from_config(model.get_config())
 
 
-_FRESH_PROCESS = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-path, inputs = sys.argv[1], np.load(sys.argv[2])
-loaded = tf.saved_model.load(path)
-out = {}
-for name, fn in loaded.signatures.items():
-    args = sorted(fn.structured_input_signature[1])
-    result = fn(**{arg: tf.constant(inputs[arg]) for arg in args})
-    out[name] = {"inputs": args, "outputs": {k: v.numpy().tolist() for k, v in result.items()}}
-out["zoo_imported"] = "zoo" in sys.modules
-print(json.dumps(out))
-"""
-
-
 def test_export_round_trip_in_a_fresh_process_without_zoo(tmp_path):
     model = _model()
     path = export.export_saved_model(model, str(tmp_path / "export"))
@@ -623,24 +601,17 @@ def test_export_round_trip_in_a_fresh_process_without_zoo(tmp_path):
     named = {"scale": RNG.normal(size=(3, 1)), "rotation": RNG.normal(size=(3, 2)),
              "position_x": RNG.normal(size=(3, 1)), "intrinsic": RNG.normal(size=(3, 3))}
     named = {k: v.astype(np.float32) for k, v in named.items()}
-    np.savez(tmp_path / "inputs.npz", images=x, **named)
-    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, path,
-                             str(tmp_path / "inputs.npz")],
-                            capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served.pop("zoo_imported") is False
+    served = harness.load_in_fresh_process(path, dict(named, images=x))
     assert set(served) == {"serving_default", "reconstruct", "encode", "render"}
-    assert served["render"]["inputs"] == sorted(named)
-    assert set(served["encode"]["outputs"]) == set(named)
+    assert set(served["encode"]) == set(named)
     for name, value in model.encode_factors(x).items():
-        np.testing.assert_allclose(served["encode"]["outputs"][name], value, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(served["render"]["outputs"]["images"], model.render(named),
+        np.testing.assert_allclose(served["encode"][name], value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["render"]["images"], model.render(named),
                                rtol=1e-5, atol=1e-6)
     for name in ("reconstruct", "serving_default"):
-        np.testing.assert_allclose(served[name]["outputs"]["reconstructions"],
+        np.testing.assert_allclose(served[name]["reconstructions"],
                                    model.reconstruct(x), rtol=1e-5, atol=1e-6)
     loaded = tf.saved_model.load(path)
+    assert sorted(loaded.signatures["render"].structured_input_signature[1]) == sorted(named)
     with pytest.raises((ValueError, TypeError, tf.errors.InvalidArgumentError)):
         loaded.signatures["render"](**{**named, "rotation": tf.zeros([3, 1])})

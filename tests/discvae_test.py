@@ -1,15 +1,11 @@
 """disCVAE: the composition, the hierarchical posterior, gate supervision, training, export."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from zoo import export
 from zoo import random as zoo_random
 from zoo.data import pipeline
@@ -350,35 +346,13 @@ def test_save_and_load_give_identical_outputs(tmp_path):
         k: v for k, v in config.items() if k not in networks}
 
 
-_FRESH_PROCESS = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-inputs = np.load(sys.argv[2])
-out = {"signatures": sorted(loaded.signatures), "zoo_imported": "zoo" in sys.modules}
-for name in ("generate", "encode", "reconstruct", "serving_default"):
-    fn = loaded.signatures[name]
-    args = {k: tf.constant(inputs[k]) for k in fn.structured_input_signature[1]}
-    out[name] = {k: v.numpy().tolist() for k, v in fn(**args).items()}
-print(json.dumps(out))
-"""
-
-
 def test_export_round_trip_in_a_fresh_process(tmp_path):
     model = _model()
     x, y, _ = _batch()
     z = RNG.normal(size=(3, FOREGROUND + BACKGROUND)).astype(np.float32)
     path = export.export_saved_model(model, str(tmp_path / "export"))
-    np.savez(tmp_path / "inputs.npz", images=x, attributes=y, latents=z)
-    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, path,
-                             str(tmp_path / "inputs.npz")], capture_output=True, text=True,
-                            timeout=120, cwd=str(tmp_path),
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["zoo_imported"] is False
-    assert served["signatures"] == ["encode", "generate", "reconstruct", "serving_default"]
+    served = harness.load_in_fresh_process(path, {"images": x, "attributes": y, "latents": z})
+    assert sorted(served) == ["encode", "generate", "reconstruct", "serving_default"]
     layers = model.image_layers(y, z)
     mean, scale = model.encode(x, y)
     expected = {

@@ -4,47 +4,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 import zoo
 from zoo import export
 from zoo.models.vae import VAE
-
-_REPRODUCE = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-path, inputs = sys.argv[1], np.load(sys.argv[2])
-loaded = tf.saved_model.load(path)
-out = {}
-for name, fn in loaded.signatures.items():
-    arg = list(fn.structured_input_signature[1])[0]
-    result = fn(**{arg: tf.constant(inputs[arg])})
-    out[name] = {k: v.numpy().tolist() for k, v in result.items()}
-out["zoo_imported"] = "zoo" in sys.modules
-print(json.dumps(out))
-"""
-
-
-def run_fresh_process(script, *args, cwd):
-    """Runs `script` with `args` in a new Python that must not import `zoo`.
-
-    The script prints one JSON dict as its last line, with "zoo_imported";
-    returns that dict without it.
-    """
-    result = subprocess.run([sys.executable, "-c", script, *map(str, args)],
-                            capture_output=True, text=True, timeout=300, cwd=str(cwd),
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out.pop("zoo_imported") is False
-    return out
-
 
 # For every signature of every SavedModel in argv[1] (JSON {model: path}) and each of its
 # inputs: the right shape, then that input alone with a wrong rank, a wrong size in each
@@ -129,7 +98,7 @@ def test_every_endpoint_of_every_model_rejects_wrong_inputs_in_a_fresh_process(t
     models = _tiny_models()
     paths = {name: export.export_saved_model(model, str(tmp_path / name))
              for name, model in models.items()}
-    served = run_fresh_process(_REJECT, json.dumps(paths), cwd=tmp_path)
+    served = harness.run_fresh_process(_REJECT, json.dumps(paths), cwd=tmp_path)
     # By hand: the message names the endpoint, the input, the expected and the actual shape.
     assert ("assertion failed: [reconstruct: input images must have shape [N, 6, 5, 2] with "
             "N >= 1 (float32); got [2, 6, 5]]") in served["VAE/reconstruct/images/rank-1"][0]
@@ -229,14 +198,13 @@ def test_a_failed_or_killed_export_leaves_no_version_folder(tmp_path, monkeypatc
     assert sorted(os.listdir(directory)) == [".tmp-1-99999999", "1"]
 
 
-def test_fresh_process_without_zoo_reproduces_every_signature(exported, tmp_path):
+def test_fresh_process_without_zoo_reproduces_every_signature(exported):
     model, _, path = exported
     rng = np.random.default_rng(0)
     inputs = {"images": rng.uniform(size=(3, 28, 28, 1)).astype(np.float32),
               "latents": rng.normal(size=(3, 5)).astype(np.float32),
               "noise": rng.normal(size=(3, 5)).astype(np.float32)}
-    np.savez(tmp_path / "inputs.npz", **inputs)
-    served = run_fresh_process(_REPRODUCE, path, tmp_path / "inputs.npz", cwd=tmp_path)
+    served = harness.load_in_fresh_process(path, inputs)
     assert set(served) == {"serving_default", "reconstruct", "encode", "decode", "sample"}
     mean, scale = model.encode(inputs["images"])
     expected = {

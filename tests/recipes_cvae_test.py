@@ -2,13 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import harness
+
 _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--latent_dim=4",
          "--base_filters=4", "--encoder_hidden=8", "--importance_samples=3",
          "--importance_examples=16", "--attribute_examples=48", "--classifier_examples=200",
@@ -16,9 +15,7 @@ _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--latent_dim=4
 
 
 def _recipe(*args, timeout=300, module="recipes.cvae"):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=_REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    return harness.run_recipe(module, *args, timeout=timeout)
 
 
 def test_the_default_run_is_digits_and_the_judge_reports_sane_numbers(tmp_path):

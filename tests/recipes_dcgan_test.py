@@ -4,23 +4,19 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+import harness
 from zoo.tasks import dcgan
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY = ["--epochs=2", "--steps_per_epoch=2", "--batch_size=16", "--latent_dim=4",
          "--base_filters=4", "--fid_samples=60", "--fid_classifier_epochs=1", "--verbose=2"]
 
 
 def _recipe(name, *args, timeout=300):
-    return subprocess.run([sys.executable, "-m", f"recipes.{name}", *args], cwd=_REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    return harness.run_recipe(f"recipes.{name}", *args, timeout=timeout)
 
 
 def _history_epochs(model_dir):
@@ -33,9 +29,7 @@ def test_a_killed_run_resumes_and_leaves_every_output_and_the_frechet_distance(t
     fgan_flags = ["--loss=weighted_jensen_shannon", "--pi=0.3", "--generator_update=alternative",
                   "--d_steps=2", "--ema_decay=0.9", "--strategy=one_device"]
     args = [f"--model_dir={model_dir}", *_TINY[1:], *fgan_flags]
-    process = subprocess.Popen([sys.executable, "-m", "recipes.dcgan", *args, "--epochs=200"],
-                               cwd=_REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    process = harness.start_recipe("recipes.dcgan", *args, "--epochs=200")
     state = os.path.join(model_dir, "checkpoints", "state.json")
     deadline = time.time() + 180
     while time.time() < deadline and process.poll() is None:
@@ -108,12 +102,8 @@ _BAD_FLAGS = {
 
 
 def test_bad_flags_are_refused_with_a_clear_message():
-    result = subprocess.run([sys.executable, "-c", _CHECK_FLAGS, *_BAD_FLAGS,
-                             "--loss=weighted_jensen_shannon"], cwd=_REPO, capture_output=True,
-                            text=True, timeout=120,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
-    assert result.returncode == 0, result.stderr[-3000:]
-    messages = json.loads(result.stdout.strip().splitlines()[-1])
+    messages = harness.run_python_json("-c", _CHECK_FLAGS, *_BAD_FLAGS,
+                                       "--loss=weighted_jensen_shannon", timeout=120)
     for flag, message in _BAD_FLAGS.items():
         assert messages[flag] and message in messages[flag], (flag, messages[flag])
     assert messages["--loss=weighted_jensen_shannon"] is None  # A good flag parses.

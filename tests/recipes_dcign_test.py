@@ -2,14 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import harness
+
 _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--minibatches=2",
          "--factors=scale,position_x:2", "--intrinsic_dim=2", "--base_filters=4",
          "--image_size=16", "--importance_samples=2", "--eval_batches=2",
@@ -17,9 +16,7 @@ _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--minibatches=
 
 
 def _recipe(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "recipes.dcign", *args], cwd=_REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    return harness.run_recipe("recipes.dcign", *args, timeout=timeout)
 
 
 def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):

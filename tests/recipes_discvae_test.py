@@ -2,10 +2,9 @@
 
 import json
 import os
-import subprocess
-import sys
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import harness
+
 _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--foreground_dim=3",
          "--background_dim=2", "--base_filters=4", "--encoder_hidden=8",
          "--importance_samples=2", "--importance_examples=16", "--attribute_examples=32",
@@ -14,9 +13,7 @@ _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--foreground_d
 
 
 def _recipe(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "recipes.discvae", *args], cwd=_REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    return harness.run_recipe("recipes.discvae", *args, timeout=timeout)
 
 
 def test_a_shapes_run_reports_the_gate_and_resumes(tmp_path):

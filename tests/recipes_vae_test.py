@@ -6,23 +6,19 @@ import json
 import math
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+import harness
 from zoo.train import lock
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--importance_samples=4",
          "--latent_dim=4", "--base_filters=8", "--verbose=2"]
 
 
 def _recipe(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "recipes.vae", *args], cwd=_REPO,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    return harness.run_recipe("recipes.vae", *args, timeout=timeout)
 
 
 def _history_epochs(model_dir):
@@ -75,9 +71,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     model_dir = str(tmp_path / "killed")
     args = [f"--model_dir={model_dir}", "--epochs=200", "--steps_per_epoch=2", "--batch_size=8",
             "--latent_dim=4", "--base_filters=4", "--verbose=0", "--importance_samples=2"]
-    process = subprocess.Popen([sys.executable, "-m", "recipes.vae", *args], cwd=_REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    process = harness.start_recipe("recipes.vae", *args)
     state = os.path.join(model_dir, "checkpoints", "state.json")
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import harness
 from zoo import random as zoo_random
 from zoo.data import digits
 from zoo.data import pipeline
@@ -30,8 +31,6 @@ from zoo.train import loop
 from zoo.train import runner
 from zoo.train import strategy as zoo_strategy
 from zoo.models.vae import VAE
-
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _train(strategy, steps=4):
@@ -250,12 +249,12 @@ def _start_workers(recipe, flags, model_dirs):
     workers = [f"localhost:{port}" for port in _free_ports(2)]
     processes = []
     for index in range(2):
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO, TF_CONFIG=json.dumps(
+        env = harness.python_env(TF_CONFIG=json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(
             [sys.executable, __file__, f"recipes.{recipe}",
              f"--model_dir={model_dirs[index]}"] + flags,
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_REPO,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=harness.REPO,
             start_new_session=True))
     return processes
 

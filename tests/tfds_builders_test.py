@@ -18,8 +18,6 @@ import gzip
 import io
 import os
 import socket
-import subprocess
-import sys
 import tarfile
 import urllib.parse
 import zipfile
@@ -34,11 +32,11 @@ from PIL import Image
 from tensorflow_datasets.datasets.celeb_a import celeb_a_dataset_builder as tfds_celeb_a
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
+import harness
 from zoo.data import catalog
 
 __all__ = []
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _DSPRITES_COUNT = 40  # train[:90%] = 36, held out train[90%:] = 4
 _SHAPES3D_COUNT = 30  # >= 15 so every value of every factor occurs
 _NORB_TRAIN_COUNT, _NORB_TEST_COUNT = 10, 6
@@ -505,13 +503,11 @@ def test_vae_recipe_trains_on_full_range_dsprites(dsprites_dir, tmp_path):
     """
     data_dir, (imgs, _) = dsprites_dir
     model_dir = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "recipes.vae", "--dataset=dsprites",
-         f"--data_dir={data_dir}", "--download=false", f"--model_dir={model_dir}",
-         "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", "--eval_batches=1",
-         "--importance_samples=2", "--latent_dim=2", "--network=mlp", "--verbose=0"],
-        cwd=_REPO, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=_REPO))
+    result = harness.run_recipe(
+        "recipes.vae", "--dataset=dsprites", f"--data_dir={data_dir}", "--download=false",
+        f"--model_dir={model_dir}", "--epochs=1", "--steps_per_epoch=2", "--batch_size=4",
+        "--eval_batches=1", "--importance_samples=2", "--latent_dim=2", "--network=mlp",
+        "--verbose=0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dataset dsprites: 36 train / 4 test images of shape (64, 64, 1)" in result.stderr
     # One row of 8 tiles (64x64, 1-pixel padding): input, reconstruction, ...
