@@ -48,6 +48,7 @@ from scipy import special
 
 __all__ = [
     "discriminator_loss",
+    "paired_logits",
     "minimax_generator_loss",
     "non_saturating_generator_loss",
     "optimal_discriminator",
@@ -69,14 +70,19 @@ def _register_generator_loss(name):
     return decorator
 
 
-def _paired_logits(real_logits, fake_logits):
-    """Converts to tensors and refuses shapes that would broadcast ([B] with [B, 1])."""
+def paired_logits(real_logits, fake_logits):
+    """Raw discriminator outputs on real and fake examples as tensors of one shape.
+
+    Converts both to tensors and refuses shapes that would broadcast ([B]
+    with [B, 1]): every discriminator loss pairs them row by row.
+    """
     real_logits = tf.convert_to_tensor(real_logits)
     fake_logits = tf.convert_to_tensor(fake_logits, dtype_hint=real_logits.dtype)
     if not real_logits.shape.is_compatible_with(fake_logits.shape):
         raise ValueError(
-            "real_logits and fake_logits must have the same shape (one per example, "
-            f"paired row by row); got {real_logits.shape} and {fake_logits.shape}.")
+            "The discriminator's outputs on real and fake examples must have the same shape "
+            f"(one per example, paired row by row); got {real_logits.shape} and "
+            f"{fake_logits.shape}.")
     return real_logits, fake_logits
 
 
@@ -99,7 +105,7 @@ def discriminator_loss(real_logits, fake_logits):
     Raises:
         ValueError: if the two shapes differ (they would broadcast silently).
     """
-    real_logits, fake_logits = _paired_logits(real_logits, fake_logits)
+    real_logits, fake_logits = paired_logits(real_logits, fake_logits)
     return tf.nn.softplus(-real_logits) + tf.nn.softplus(fake_logits)
 
 

@@ -79,6 +79,8 @@ from typing import ClassVar
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from zoo.losses import adversarial
+
 __all__ = [
     "FDivergence",
     "TotalVariation",
@@ -225,12 +227,7 @@ class FDivergence:
         Raises:
             ValueError: if the shapes differ (they would broadcast silently).
         """
-        real_v = tf.convert_to_tensor(real_v)
-        fake_v = tf.convert_to_tensor(fake_v, dtype_hint=real_v.dtype)
-        if not real_v.shape.is_compatible_with(fake_v.shape):
-            raise ValueError(
-                "real_v and fake_v must have the same shape (one per example, paired "
-                f"row by row); got {real_v.shape} and {fake_v.shape}.")
+        real_v, fake_v = adversarial.paired_logits(real_v, fake_v)
         return -(self.activation(real_v) - self.conjugate_of_activation(fake_v))
 
     def generator_loss(self, fake_v):
