@@ -7,11 +7,14 @@ of the zoo). Every child runs this repository's code (PYTHONPATH), with TF's
 C++ logs quiet.
 """
 
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -42,11 +45,30 @@ def run_recipe(module, *args, timeout=300):
     return run_python("-m", module, *args, timeout=timeout)
 
 
-def start_recipe(module, *args):
-    """`python -m module *args` started in the background, its output discarded; the Popen."""
-    return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=python_env())
+def kill_recipe_after(module, *args, model_dir, epochs=2, timeout=180):
+    """Runs `python -m module *args` until it has checkpointed `epochs` epochs, then SIGKILLs it.
+
+    Returns the epoch its `model_dir/checkpoints/state.json` names after the
+    kill (the run may have gone on a little), for a resumed run to continue from.
+    """
+    process = subprocess.Popen([sys.executable, "-m", module, *map(str, args)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=python_env())
+    state = os.path.join(model_dir, "checkpoints", "state.json")
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        if os.path.exists(state) and json.load(open(state))["epoch"] >= epochs:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return json.load(open(state))["epoch"]
+
+
+def history_epochs(model_dir):
+    """The epochs (from 0) a run's `model_dir/history.csv` has rows for."""
+    with open(os.path.join(model_dir, "history.csv"), newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
 def run_fresh_process(script, *args, cwd):

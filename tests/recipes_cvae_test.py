@@ -1,5 +1,6 @@
 """`python -m recipes.cvae` end to end on tiny budgets: defaults, outputs, numbers, errors."""
 
+import functools
 import json
 import os
 
@@ -14,8 +15,7 @@ _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--latent_dim=4
          "--classifier_epochs=1", "--completion_steps=2", "--verbose=2"]
 
 
-def _recipe(*args, timeout=300, module="recipes.cvae"):
-    return harness.run_recipe(module, *args, timeout=timeout)
+_recipe = functools.partial(harness.run_recipe, "recipes.cvae")
 
 
 def test_the_default_run_is_digits_and_the_judge_reports_sane_numbers(tmp_path):
@@ -57,7 +57,7 @@ def test_the_default_run_is_digits_and_the_judge_reports_sane_numbers(tmp_path):
 
 def test_the_defaults_are_digits_for_the_cvae_and_shapes_for_the_discvae():
     cvae_help = _recipe("--helpfull", timeout=120).stdout
-    discvae_help = _recipe("--helpfull", module="recipes.discvae", timeout=120).stdout
+    discvae_help = harness.run_recipe("recipes.discvae", "--helpfull", timeout=120).stdout
     for text, dataset, likelihood, epochs in ((cvae_help, "digits", "bernoulli", 50),
                                               (discvae_help, "shapes",
                                                "discretized_logistic", 5)):

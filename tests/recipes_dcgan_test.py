@@ -1,10 +1,7 @@
 """`python -m recipes.dcgan` and `recipes.gan_toy2d` end to end on tiny budgets."""
 
-import csv
 import json
 import os
-import signal
-import time
 
 import pytest
 
@@ -19,31 +16,18 @@ def _recipe(name, *args, timeout=300):
     return harness.run_recipe(f"recipes.{name}", *args, timeout=timeout)
 
 
-def _history_epochs(model_dir):
-    with open(os.path.join(model_dir, "history.csv"), newline="") as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
-
-
 def test_a_killed_run_resumes_and_leaves_every_output_and_the_frechet_distance(tmp_path):
     model_dir = str(tmp_path / "run")
     fgan_flags = ["--loss=weighted_jensen_shannon", "--pi=0.3", "--generator_update=alternative",
                   "--d_steps=2", "--ema_decay=0.9", "--strategy=one_device"]
     args = [f"--model_dir={model_dir}", *_TINY[1:], *fgan_flags]
-    process = harness.start_recipe("recipes.dcgan", *args, "--epochs=200")
-    state = os.path.join(model_dir, "checkpoints", "state.json")
-    deadline = time.time() + 180
-    while time.time() < deadline and process.poll() is None:
-        if os.path.exists(state) and json.load(open(state))["epoch"] >= 2:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = json.load(open(state))["epoch"]
+    killed_at = harness.kill_recipe_after("recipes.dcgan", *args, "--epochs=200",
+                                          model_dir=model_dir)
     assert 2 <= killed_at < 200
     result = _recipe("dcgan", *args, f"--epochs={killed_at + 1}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"resuming from epoch {killed_at}" in result.stderr
-    assert _history_epochs(model_dir)[-1] == killed_at
+    assert harness.history_epochs(model_dir)[-1] == killed_at
     assert "Fréchet distance (classifier features, 60 generated vs 60 real" in result.stdout
     assert "untrained generator" in result.stdout and "real test images score" in result.stdout
     for path in ("config.json", "results.json", "history.csv", "training_curves.png",

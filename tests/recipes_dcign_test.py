@@ -1,5 +1,6 @@
 """`python -m recipes.dcign` end to end on tiny budgets: outputs, comparison, resuming, errors."""
 
+import functools
 import json
 import os
 
@@ -15,8 +16,7 @@ _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--minibatches=
          "--disentanglement_examples=64", "--verbose=2"]
 
 
-def _recipe(*args, timeout=300):
-    return harness.run_recipe("recipes.dcign", *args, timeout=timeout)
+_recipe = functools.partial(harness.run_recipe, "recipes.dcign")
 
 
 def test_a_run_leaves_every_output_compares_with_a_vae_and_resumes(tmp_path):

@@ -1,5 +1,6 @@
 """`python -m recipes.discvae` end to end on tiny budgets: layers, gate IoU, resuming, errors."""
 
+import functools
 import json
 import os
 
@@ -12,8 +13,7 @@ _TINY = ["--epochs=1", "--steps_per_epoch=3", "--batch_size=16", "--foreground_d
          "--image_size=16", "--verbose=2"]
 
 
-def _recipe(*args, timeout=300):
-    return harness.run_recipe("recipes.discvae", *args, timeout=timeout)
+_recipe = functools.partial(harness.run_recipe, "recipes.discvae")
 
 
 def test_a_shapes_run_reports_the_gate_and_resumes(tmp_path):

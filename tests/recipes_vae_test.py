@@ -1,12 +1,10 @@
 """`python -m recipes.vae` end to end on tiny budgets: outputs, resuming, clear errors."""
 
 import contextlib
-import csv
+import functools
 import json
 import math
 import os
-import signal
-import time
 
 import pytest
 
@@ -17,13 +15,7 @@ _TINY = ["--epochs=2", "--steps_per_epoch=3", "--batch_size=16", "--importance_s
          "--latent_dim=4", "--base_filters=8", "--verbose=2"]
 
 
-def _recipe(*args, timeout=300):
-    return harness.run_recipe("recipes.vae", *args, timeout=timeout)
-
-
-def _history_epochs(model_dir):
-    with open(os.path.join(model_dir, "history.csv"), newline="") as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+_recipe = functools.partial(harness.run_recipe, "recipes.vae")
 
 
 def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
@@ -49,7 +41,7 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     again = _recipe(f"--model_dir={model_dir}", *_TINY[1:], "--epochs=3")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "resuming from epoch 2" in again.stderr
-    assert _history_epochs(model_dir) == [0, 1, 2]
+    assert harness.history_epochs(model_dir) == [0, 1, 2]
     assert os.path.exists(os.path.join(model_dir, "export/2/saved_model.pb"))
 
 
@@ -71,20 +63,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     model_dir = str(tmp_path / "killed")
     args = [f"--model_dir={model_dir}", "--epochs=200", "--steps_per_epoch=2", "--batch_size=8",
             "--latent_dim=4", "--base_filters=4", "--verbose=0", "--importance_samples=2"]
-    process = harness.start_recipe("recipes.vae", *args)
-    state = os.path.join(model_dir, "checkpoints", "state.json")
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
-        if os.path.exists(state) and json.load(open(state))["epoch"] >= 2:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    killed_at = json.load(open(state))["epoch"]
+    killed_at = harness.kill_recipe_after("recipes.vae", *args, model_dir=model_dir,
+                                          timeout=120)
     assert 2 <= killed_at < 200
     resumed = _recipe(*args[:1], f"--epochs={killed_at + 1}", *args[2:])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming from epoch {killed_at}" in resumed.stderr
+    state = os.path.join(model_dir, "checkpoints", "state.json")
     assert json.load(open(state))["epoch"] == killed_at + 1
 
 

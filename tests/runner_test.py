@@ -15,6 +15,7 @@ import keras
 import pytest
 import tensorflow as tf
 
+import harness
 from zoo import export as zoo_export
 from zoo.tasks import dcgan as dcgan_task
 from zoo.tasks import vae as vae_task
@@ -46,11 +47,6 @@ def _keeping_model(task):
 
     task.build_model = keep
     return task, kept
-
-
-def _history_epochs(model_dir):
-    with open(os.path.join(model_dir, "history.csv"), newline="") as handle:
-        return [int(row["epoch"]) for row in csv.DictReader(handle)]
 
 
 class _Killed(Exception):
@@ -148,11 +144,11 @@ def test_a_kill_at_an_epoch_end_leaves_one_history_row_per_epoch(
         runner.run(_vae(model_dir, epochs=5))
     state = json.load(open(model_dir / "checkpoints" / "state.json"))
     assert state["epoch"] == (4 if after_checkpoint else 3)
-    assert _history_epochs(model_dir) == [0, 1, 2, 3]  # The row comes first.
+    assert harness.history_epochs(model_dir) == [0, 1, 2, 3]  # The row comes first.
     assert not os.path.exists(model_dir / zoo_lock.LOCK_FILE)  # Released on the way out.
     monkeypatch.setattr(zoo_callbacks.ResumableCheckpoint, "on_epoch_end", save)
     runner.run(_vae(model_dir, epochs=5))
-    assert _history_epochs(model_dir) == [0, 1, 2, 3, 4]
+    assert harness.history_epochs(model_dir) == [0, 1, 2, 3, 4]
 
 
 def test_trim_history_keeps_the_last_row_of_each_restored_epoch(tmp_path):
@@ -179,7 +175,7 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_newest_readable(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(str(latest) in w and "epoch-0002.weights.h5" in w for w in warnings), warnings
     assert int(kept["model"].optimizer.iterations) == 2 + 2  # From epoch 2, then 3 and 4.
-    assert _history_epochs(model_dir) == [0, 1, 2, 3]
+    assert harness.history_epochs(model_dir) == [0, 1, 2, 3]
     assert checkpoint.latest()[0] == 4
 
 
