@@ -28,7 +28,7 @@ import pytest
 # The source tree, also under `bazel test` (whose runfiles hold symlinks into it).
 _REPO = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 _ROOTS = ("zoo", "recipes", "benchmarks", "tests")  # Folders whose modules need a target.
-_FIRST_PARTY = ("zoo", "recipes")  # Importable packages of this repository.
+_FIRST_PARTY = ("zoo", "recipes", "tests")  # Importable packages of this repository.
 _RULES = ("py_library", "py_binary", "py_test")
 _CONFTEST = "//tests:conftest"
 
@@ -172,6 +172,8 @@ def _needs(path, owners):
     labels, distributions, unknown = {}, {}, []
     for name in sorted(_imports(path, known)):
         top = name.split(".")[0]
+        if path.startswith("tests/") and f"tests.{name}" in known:
+            name, top = f"tests.{name}", "tests"  # pytest puts tests/ on sys.path: `import harness`.
         if top in _FIRST_PARTY:
             if name in known:
                 labels[owners[known[name]]] = name
