@@ -173,7 +173,8 @@ def _needs(path, owners):
     for name in sorted(_imports(path, known)):
         top = name.split(".")[0]
         if path.startswith("tests/") and f"tests.{name}" in known:
-            name, top = f"tests.{name}", "tests"  # pytest puts tests/ on sys.path: `import harness`.
+            # pytest puts tests/ on sys.path: `import harness` is tests/harness.py.
+            name, top = f"tests.{name}", "tests"
         if top in _FIRST_PARTY:
             if name in known:
                 labels[owners[known[name]]] = name

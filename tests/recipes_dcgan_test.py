@@ -73,8 +73,10 @@ print(json.dumps(messages))
 
 # What the flags' parser, the config or the model's constructor says of each bad value.
 _BAD_FLAGS = {
-    "--pi=0.3": "generator_update and pi only apply to f-GAN losses",
-    "--generator_update=alternative": "generator_update and pi only apply to f-GAN losses",
+    "--pi=0.3": "GAN loss 'non_saturating' does not take pi=0.3; pi is for "
+                "weighted_jensen_shannon.",
+    "--generator_update=alternative": "GAN loss 'non_saturating' does not take "
+                                      "generator_update='alternative'",
     "--d_steps=3": "batch_size=64 must be a multiple of d_steps=3",
     "--image_size=30": "it must halve down to a width of 3 to 7",
     "--ema_decay=1": "ema_decay must be in [0, 1); got 1.0",
@@ -94,7 +96,7 @@ def test_bad_flags_are_refused_with_a_clear_message():
 
 
 @pytest.mark.parametrize("recipe,flag,message", [
-    ("dcgan", "--pi=0.3", "error: generator_update and pi only apply to f-GAN losses"),
+    ("dcgan", "--pi=0.3", "error: GAN loss 'non_saturating' does not take pi=0.3"),
     ("gan_toy2d", "--loss=minimax,hinge", "--loss must be a comma-separated list"),
 ])
 def test_a_bad_flag_ends_the_recipe_in_one_clear_line(recipe, flag, message):

@@ -19,25 +19,7 @@ from zoo.losses import f_divergences
 from zoo.losses import objectives
 from zoo.train import task
 
-__all__ = ["GANConfig", "GANTask", "objective"]
-
-
-def objective(loss, generator_update="saddle", pi=None):
-    """The `zoo.losses.objectives.Objective` that `loss` names, with the f-GAN options.
-
-    Stands for `objectives.Objective(loss, generator_update=..., pi=...)`
-    until `Objective` takes their default values for the classic games too.
-
-    Raises:
-        ValueError: a classic game with another generator_update or a pi.
-    """
-    if loss not in f_divergences.NAMES:
-        if generator_update != "saddle" or pi is not None:
-            raise ValueError("generator_update and pi only apply to f-GAN losses; use "
-                             "--loss=minimax or --loss=non_saturating without them.")
-        return objectives.Objective(loss)
-    options = {"generator_update": generator_update}
-    return objectives.Objective(loss, **options, **({} if pi is None else {"pi": pi}))
+__all__ = ["GANConfig", "GANTask"]
 
 
 @dataclasses.dataclass
@@ -91,7 +73,8 @@ class GANConfig(task.RunConfig):
 
     def objective(self):
         """The `Objective` of `loss`, `generator_update` and `pi`."""
-        return objective(self.loss, self.generator_update, self.pi)
+        return objectives.Objective(self.loss, generator_update=self.generator_update,
+                                    pi=self.pi)
 
 
 class GANTask(task.Task):
