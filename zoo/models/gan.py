@@ -268,6 +268,23 @@ class GAN(keras.Model):
         logits = tf.cast(self.discriminator(examples, training=training), tf.float32)
         return tf.reshape(logits, [-1])
 
+    def generator_endpoints(self, name, shape):
+        """`generate` (latents -> `name` of `shape`) and `discriminate`, for `export`.
+
+        The argument and output of both signatures are named `name`.
+        """
+        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
+        examples = tf.TensorSpec([None, *shape], tf.float32, name=name)
+
+        def generate(latents):
+            return {name: self.generate(latents)}
+
+        def discriminate(examples):
+            return self.discriminator_outputs(examples)
+
+        return {"generate": (generate, [latents]),
+                "discriminate": (discriminate, [examples])}
+
     def discriminator_outputs(self, examples):
         """The export's view of the discriminator: raw `logits` and `discriminator_output`."""
         logits = self.discriminate(self.preprocess(examples))
@@ -543,17 +560,7 @@ class DCGAN(GAN):
 
     def serving_endpoints(self):
         """`generate` (latents -> images, also serving_default) and `discriminate`."""
-        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
-        images = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
-
-        def generate(latents):
-            return {"images": self.generate(latents)}
-
-        def discriminate(images):
-            return self.discriminator_outputs(images)
-
-        return {"generate": (generate, [latents]),
-                "discriminate": (discriminate, [images])}
+        return self.generator_endpoints("images", self.image_shape)
 
     def get_config(self):
         config = super().get_config()
@@ -604,17 +611,7 @@ class MLPGAN(GAN):
 
     def serving_endpoints(self):
         """`generate` (latents -> points, also serving_default) and `discriminate`."""
-        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
-        points = tf.TensorSpec([None, 2], tf.float32, name="points")
-
-        def generate(latents):
-            return {"points": self.generate(latents)}
-
-        def discriminate(points):
-            return self.discriminator_outputs(points)
-
-        return {"generate": (generate, [latents]),
-                "discriminate": (discriminate, [points])}
+        return self.generator_endpoints("points", (2,))
 
     def get_config(self):
         config = super().get_config()
