@@ -268,23 +268,6 @@ class GAN(keras.Model):
         logits = tf.cast(self.discriminator(examples, training=training), tf.float32)
         return tf.reshape(logits, [-1])
 
-    def generator_endpoints(self, name, shape):
-        """`generate` (latents -> `name` of `shape`) and `discriminate`, for `export`.
-
-        The argument and output of both signatures are named `name`.
-        """
-        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
-        examples = tf.TensorSpec([None, *shape], tf.float32, name=name)
-
-        def generate(latents):
-            return {name: self.generate(latents)}
-
-        def discriminate(examples):
-            return self.discriminator_outputs(examples)
-
-        return {"generate": (generate, [latents]),
-                "discriminate": (discriminate, [examples])}
-
     def discriminator_outputs(self, examples):
         """The export's view of the discriminator: raw `logits` and `discriminator_output`."""
         logits = self.discriminate(self.preprocess(examples))
@@ -560,7 +543,17 @@ class DCGAN(GAN):
 
     def serving_endpoints(self):
         """`generate` (latents -> images, also serving_default) and `discriminate`."""
-        return self.generator_endpoints("images", self.image_shape)
+        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
+        images = tf.TensorSpec([None, *self.image_shape], tf.float32, name="images")
+
+        def generate(latents):
+            return {"images": self.generate(latents)}
+
+        def discriminate(images):
+            return self.discriminator_outputs(images)
+
+        return {"generate": (generate, [latents]),
+                "discriminate": (discriminate, [images])}
 
     def get_config(self):
         config = super().get_config()
@@ -611,7 +604,17 @@ class MLPGAN(GAN):
 
     def serving_endpoints(self):
         """`generate` (latents -> points, also serving_default) and `discriminate`."""
-        return self.generator_endpoints("points", (2,))
+        latents = tf.TensorSpec([None, self.latent_dim], tf.float32, name="latents")
+        points = tf.TensorSpec([None, 2], tf.float32, name="points")
+
+        def generate(latents):
+            return {"points": self.generate(latents)}
+
+        def discriminate(points):
+            return self.discriminator_outputs(points)
+
+        return {"generate": (generate, [latents]),
+                "discriminate": (discriminate, [points])}
 
     def get_config(self):
         config = super().get_config()
