@@ -69,6 +69,9 @@ def _checked_input(endpoint, name, value, spec):
         tf.strings.regex_full_match(actual, pattern),
         [tf.strings.join([f"{endpoint}: input {name} must have shape {_shape_text(dims)} "
                           f"with N >= 1 ({spec.dtype.name}); got [", actual, "]"])])
+    if not spec.dtype.is_floating:  # Integers are finite; the model checks their range.
+        with tf.control_dependencies([right_shape]):
+            return tf.identity(value)
     with tf.control_dependencies([right_shape]):
         finite = tf.debugging.Assert(
             tf.reduce_all(tf.math.is_finite(value)),

@@ -17,7 +17,7 @@ import tensorflow as tf
 from zoo import checks
 
 __all__ = ["unpack_images", "replace_images", "first_images", "check_images",
-           "image_grid", "save_png", "plot_history", "plot_points"]
+           "image_grid", "save_png", "plot_code_usage", "plot_history", "plot_points"]
 
 _IMAGE_KEYS = ("image", "images")
 _CHECKED_EXAMPLES = 1024  # Rows of in-memory arrays that `first_images` returns.
@@ -172,6 +172,25 @@ def plot_points(path, panels, centres, radius):
         axis.set_aspect("equal")
         axis.set_xticks([])
         axis.set_yticks([])
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+    return path
+
+
+def plot_code_usage(path, counts, title="code usage"):
+    """A bar chart of how often each code is used, codes sorted by count (most used first)."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+    ordered = np.sort(np.asarray(counts))[::-1]
+    figure, axis = pyplot.subplots(figsize=(7, 2.8))
+    axis.bar(np.arange(len(ordered)), ordered, width=1.0, color="tab:blue")
+    axis.set_xlabel("code (sorted by use)")
+    axis.set_ylabel("positions encoded")
+    axis.set_title(title, fontsize=9)
+    axis.grid(alpha=0.3, axis="y")
     figure.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     figure.savefig(path, dpi=100)
