@@ -153,14 +153,15 @@ def _saved_config(model_dir):
         path, "fix it, or delete it to resume with the flags given now.")
 
 
-def _check_resume(config, saved, trained_epochs):
+def _check_resume(task, saved, trained_epochs):
     """Refuses, in one line, a resumed run that changes the model or asks for fewer epochs.
 
     The other settings (learning rates, batch size, steps, evaluation, ...)
-    of the new `config` apply to the resumed run.
+    of the task's new config apply to the resumed run.
     """
+    config = task.config
     new = config.as_dict()
-    changed = [(name, saved[name], new[name]) for name in config.model_fields()
+    changed = [(name, saved[name], new[name]) for name in task.model_fields()
                if name in saved and saved[name] != new[name]]
     if changed:
         name, old, value = changed[0]
@@ -169,10 +170,11 @@ def _check_resume(config, saved, trained_epochs):
             f"--{flag}={_show(value)} differs from {_show(old)} of the model in "
             f"{config.model_dir}, which resumes with the architecture it was built with: "
             f"pass --{flag}={_show(old)} or another --model_dir.")
-    if config.epochs < trained_epochs:
+    epochs, flag = task.epochs(), config.flag_name(task.epochs_field)
+    if epochs < trained_epochs:
         raise ValueError(
-            f"--epochs={config.epochs} is fewer than the {trained_epochs} epochs already "
-            f"trained in {config.model_dir}: pass --epochs={trained_epochs} or more, or "
+            f"--{flag}={epochs} is fewer than the {trained_epochs} epochs already "
+            f"trained in {config.model_dir}: pass --{flag}={trained_epochs} or more, or "
             "another --model_dir.")
 
 
@@ -191,9 +193,13 @@ def run(task, strategy=None):
         strategy: a strategy already made (else one is made from the config's
             `strategy`; a multi-worker strategy must be made before any other TF op).
 
-    The results hold `export_path`, the SavedModel's folder (None on a worker
-    that is not the chief: only the chief writes), and `baselines`, the
-    results of the task's baselines (each trained in `MODEL_DIR/NAME`).
+    The task's `prerequisites()` (earlier stages, e.g. the VQ-VAE before its
+    prior) run first, each in its own model directory, under this run's lock;
+    a complete one is not run again. The results hold `export_path`, the
+    SavedModel's folder (None on a worker that is not the chief: only the
+    chief writes), each earlier stage's results under its name, and
+    `baselines`, the results of the task's baselines (each trained in
+    `MODEL_DIR/NAME`).
 
     Raises:
         TrainingDiverged: the loss became non-finite (the model directory keeps
@@ -213,18 +219,50 @@ def run(task, strategy=None):
     export_dir = config.export_dir or os.path.join(config.model_dir, "export")
     if not chief:  # The chief checks, locks and writes the folders.
         os.makedirs(config.model_dir, exist_ok=True)  # As before: task files may go there.
+        earlier = _run_prerequisites(task, strategy)
         results = _run(task, strategy, chief, export_dir)
     else:
         _check_output_dir(config.model_dir, "model_dir")
         _check_output_dir(export_dir, "export_dir")
         with zoo_lock.ModelDirLock(config.model_dir):
+            earlier = _run_prerequisites(task, strategy)
             results = _run(task, strategy, chief, export_dir)
+    if earlier:
+        results = {**earlier, **results}
+        if chief:
+            _write_json(os.path.join(config.model_dir, "results.json"), results)
     baselines = task.baselines(results)
     if baselines:
         results["baselines"] = {name: run(baseline, strategy=strategy)
                                 for name, baseline in baselines.items()}
         if chief:
             _write_json(os.path.join(config.model_dir, "results.json"), results)
+    return results
+
+
+def _run_prerequisites(task, strategy):
+    """Runs the task's earlier stages in order, skipping complete ones: {name: results}.
+
+    A stage is complete when its newest checkpoint has its config's epochs and
+    its `results.json` holds an export (a rerun would only evaluate and export
+    it again); a complete stage is still checked against the new settings.
+    """
+    results = {}
+    for name, earlier in task.prerequisites().items():
+        config = earlier.config
+        trained = zoo_callbacks.ResumableCheckpoint(
+            os.path.join(config.model_dir, "checkpoints")).latest()[0]
+        saved = _saved_config(config.model_dir) if trained else None
+        results_json = os.path.join(config.model_dir, "results.json")
+        if saved is not None and trained >= earlier.epochs() and os.path.isfile(results_json):
+            _check_resume(earlier, saved, trained)
+            done = zoo_load.read_json_object(
+                results_json, f"delete it to evaluate the {name} stage again.")
+            if done.get("export_path"):
+                logging.info("the %s stage is complete in %s", name, config.model_dir)
+                results[name] = done
+                continue
+        results[name] = run(earlier, strategy=strategy)
     return results
 
 
@@ -236,7 +274,7 @@ def _run(task, strategy, chief, export_dir):
     trained_epochs = checkpoint.latest()[0]
     saved = _saved_config(config.model_dir) if trained_epochs else None
     if saved is not None:
-        _check_resume(config, saved, trained_epochs)
+        _check_resume(task, saved, trained_epochs)
     keras.utils.set_random_seed(config.seed)
     _set_precision(config.mixed_precision)
 
@@ -279,10 +317,10 @@ def _run(task, strategy, chief, export_dir):
         # Equal full batches on every worker: uneven last batches would hang.
         eval_steps = eval_steps or max(1, data.test.num_examples // config.global_batch_size)
         eval_data = task.batches(model, data.test, training=True)
-    if initial_epoch < config.epochs:
+    if initial_epoch < task.epochs():
         with _writing(config.model_dir), _collectives(strategy, config.model_dir):
             # _writing: checkpoints, rows, grids, summaries; _collectives: a lost worker.
-            loop.train(model, strategy, train_data, steps, config.epochs,
+            loop.train(model, strategy, train_data, steps, task.epochs(),
                        initial_epoch=initial_epoch, eval_data=eval_data, eval_steps=eval_steps,
                        callbacks=callbacks, verbose=config.verbose)
     if checkpoint.skipped_nonfinite or not all(
@@ -294,7 +332,7 @@ def _run(task, strategy, chief, export_dir):
             "Lower --learning_rate or raise --kl_warmup_steps.")
 
     results = task.evaluate(model, data)
-    results["epochs"] = config.epochs
+    results["epochs"] = task.epochs()
     if chief:
         results_json = os.path.join(config.model_dir, "results.json")
         _write_json(results_json, results)  # Kept even if the export fails.

@@ -190,6 +190,8 @@ class Task:
     config_class: ClassVar[type] = RunConfig
     # Entries of the examples the model reads.
     keys: ClassVar[Tuple[str, ...]] = ("image",)
+    # The setting that says how many epochs to train (a later stage may have its own).
+    epochs_field: ClassVar[str] = "epochs"
 
     def __init__(self, config=None):
         config = self.config_class() if config is None else config
@@ -262,6 +264,22 @@ class Task:
     def evaluate(self, model, data):
         """The final results of the trained `model` on `data` (a `Data`): a dict of numbers."""
         del model, data
+        return {}
+
+    def epochs(self):
+        """The epochs to train: the config's `epochs_field` (default `epochs`)."""
+        return getattr(self.config, self.epochs_field)
+
+    def model_fields(self):
+        """The settings a resumed run must keep (default: the config's `model_fields()`)."""
+        return self.config.model_fields()
+
+    def prerequisites(self):
+        """Earlier stages to run first, in order: {name: Task} (none here).
+
+        Each runs in its own `model_dir` (a complete one is not rerun), and its
+        results are added to this task's under its name.
+        """
         return {}
 
     def baselines(self, results):
