@@ -1,0 +1,115 @@
+"""`python -m recipes.vqvae` end to end on tiny budgets: both stages, resuming, the export."""
+
+import functools
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import harness
+import zoo
+from zoo.tasks import vqvae as vqvae_task
+
+_TINY = ["--epochs=2", "--prior_epochs=2", "--steps_per_epoch=3", "--batch_size=16",
+         "--num_codes=8", "--embedding_dim=4", "--filters=8", "--residual_blocks=1",
+         "--prior_filters=8", "--prior_layers=2", "--fid_samples=40",
+         "--fid_classifier_epochs=1", "--eval_batches=2", "--verbose=2"]
+
+_recipe = functools.partial(harness.run_recipe, "recipes.vqvae")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A whole run, both stages and the VAE baseline: (model_dir, CompletedProcess)."""
+    model_dir = str(tmp_path_factory.mktemp("vqvae") / "run")
+    result = _recipe(f"--model_dir={model_dir}", "--baselines=vae", "--importance_samples=4",
+                     *_TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return model_dir, result
+
+
+def test_both_stages_leave_their_outputs_and_the_run_prints_the_bound(tiny_run):
+    model_dir, result = tiny_run
+    for path in ("config.json", "model.json", "results.json", "checkpoints/state.json",
+                 "samples/prior_samples.png", "samples/reconstructions.png",
+                 "export/1/saved_model.pb", "autoencoder/checkpoints/state.json",
+                 "autoencoder/code_usage.png", "autoencoder/samples/reconstructions.png",
+                 "autoencoder/export/1/saved_model.pb", "vae/results.json", "fid/classifier.keras"):
+        assert os.path.exists(os.path.join(model_dir, path)), path
+    assert "autoencoder: test log P(x | z_q) of the binarized data = -" in result.stdout
+    assert "test log P(x) of the binarized data >= log P(x | z_q) + log p(z_q) = -" in (
+        result.stdout)
+    assert "baseline vae: test ELBO: log P(x) of the binarized data >= -" in result.stdout
+    results = json.load(open(os.path.join(model_dir, "results.json")))
+    stage1, vae = results["autoencoder"], results["baselines"]["vae"]
+    assert 1.0 <= stage1["perplexity"] <= 8 and sum(stage1["code_counts"]) > 0
+    # The bound is the reconstruction plus the prior's log-probability, both in nats.
+    assert results["elbo"] == pytest.approx(results["reconstruction"] - results["kl"], abs=1e-3)
+    assert results["kl"] > 0 and results["frechet_distance"] > 0
+    assert vae["frechet_distance"] > 0 and vae["data"] == results["data"] == "binarized"
+    assert json.load(open(os.path.join(model_dir, "config.json")))["task"] == "vqvae"
+
+
+def test_the_export_serves_every_signature_without_zoo(tiny_run):
+    model_dir, _ = tiny_run
+    rng = np.random.default_rng(0)
+    images = (rng.uniform(size=(3, 28, 28, 1)) > 0.5).astype(np.float32)
+    inputs = {"images": images, "indices": rng.integers(0, 8, (3, 7, 7)).astype(np.int32),
+              "noise": rng.uniform(size=(3, 7, 7)).astype(np.float32)}
+    served = harness.load_in_fresh_process(os.path.join(model_dir, "export", "1"), inputs)
+    assert set(served) >= {"encode", "decode", "reconstruct", "sample", "serving_default"}
+    indices = served["encode"]["indices"]
+    assert indices.shape == (3, 7, 7) and indices.min() >= 0 and indices.max() < 8
+    sampled = served["sample"]["images"]
+    assert sampled.shape == (3, 28, 28, 1) and 0 <= sampled.min() and sampled.max() <= 1
+    model = zoo.load_run(model_dir)  # The whole model: the same samples from the same noise.
+    np.testing.assert_allclose(model.sample_from_noise(inputs["noise"]), sampled, atol=1e-5)
+    np.testing.assert_allclose(model.decode(indices), served["reconstruct"]["reconstructions"],
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("noise", np.full((1, 7, 7), 1.5, np.float32), "noise in"),
+    ("indices", np.full((1, 7, 7), 8, np.int32), r"in \[0, 8\)"),
+    ("indices", np.zeros((1, 6, 7), np.int32), r"shape \[N, 7, 7\]")])
+def test_the_export_refuses_bad_noise_and_indices_in_one_line(tiny_run, name, value, message):
+    model_dir, _ = tiny_run
+    served = tf.saved_model.load(os.path.join(model_dir, "export", "1"))
+    signature = {"noise": "sample", "indices": "decode"}[name]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        served.signatures[signature](**{name: tf.constant(value)})
+
+
+def test_a_rerun_skips_the_finished_autoencoder_and_resumes_the_prior(tiny_run, tmp_path):
+    model_dir, _ = tiny_run
+    again = _recipe(f"--model_dir={model_dir}", "--baselines=", *_TINY[:1],
+                    "--prior_epochs=3", *_TINY[2:])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "the autoencoder stage is complete" in again.stderr
+    assert "resuming from epoch 2" in again.stderr
+    assert harness.history_epochs(model_dir) == [0, 1, 2]
+    assert harness.history_epochs(os.path.join(model_dir, "autoencoder")) == [0, 1]
+    # A new prior on the same autoencoder, in another folder; its settings are read there.
+    other = str(tmp_path / "other_prior")
+    prior = _recipe("--stage=prior", f"--autoencoder_dir={model_dir}/autoencoder",
+                    f"--model_dir={other}", "--baselines=", "--num_codes=99", *_TINY[1:])
+    assert prior.returncode == 0, prior.stderr[-3000:]
+    assert json.load(open(os.path.join(other, "config.json")))["num_codes"] == 8
+    assert not os.path.exists(os.path.join(other, "autoencoder"))
+    missing = _recipe("--stage=prior", f"--autoencoder_dir={tmp_path}/none",
+                      f"--model_dir={tmp_path}/x", *_TINY[1:])
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1].startswith(
+        f"error: --stage=prior: model directory {tmp_path}/none does not exist")
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"ema_decay": 1.0}, "ema_decay=1.0 must be below 1"),
+    ({"baselines": ("vae", "gan")}, r"unknown baselines \['gan'\]"),
+    ({"stage": "both"}, "stage='both' is not allowed"),
+    ({"num_codes": 0}, "num_codes")])
+def test_bad_settings_are_refused_in_one_line(settings, message):
+    with pytest.raises(ValueError, match=message):
+        vqvae_task.VQVAEConfig(**settings)
