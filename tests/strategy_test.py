@@ -31,6 +31,7 @@ from zoo.train import loop
 from zoo.train import runner
 from zoo.train import strategy as zoo_strategy
 from zoo.models.vae import VAE
+from zoo.models.vqvae import VQVAE
 
 
 def _train(strategy, steps=4):
@@ -63,6 +64,30 @@ def test_mirrored_on_two_devices_trains_exactly_like_one_device():
     start = VAE((28, 28, 1), latent_dim=5, base_filters=8)
     assert any(not np.allclose(a, b.numpy())
                for a, b in zip(one_weights, start.trainable_variables))
+
+
+def _train_vqvae(strategy, steps=3):
+    keras.utils.set_random_seed(0)
+    data = pipeline.make_dataset(digits.load("train"), 32, "binary", training=True, seed=3)
+    with strategy.scope():
+        # A restart threshold above the starting count of 1 restarts codes on step one.
+        model = VQVAE((28, 28, 1), num_codes=8, embedding_dim=3, filters=8, residual_blocks=1,
+                      ema=True, restart_threshold=2.0, seed=5)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    start = model.quantizer.codebook.numpy()
+    model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
+    return start, [(v.name, v.numpy()) for v in model.weights]
+
+
+def test_a_mirrored_vqvae_step_with_ema_and_restarts_equals_one_device():
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    start, one = _train_vqvae(tf.distribute.OneDeviceStrategy(devices[0]))
+    _, two = _train_vqvae(_mirrored())
+    assert [name for name, _ in one] == [name for name, _ in two]
+    assert {"ema_counts", "ema_sums", "codebook"} <= {name for name, _ in one}
+    for (name, value), (_, mirrored) in zip(one, two):
+        np.testing.assert_allclose(value, mirrored, rtol=2e-4, atol=2e-5, err_msg=name)
+    assert not np.allclose(dict(one)["codebook"], start)
 
 
 @pytest.mark.parametrize("global_batch", [5, 6, 1])
