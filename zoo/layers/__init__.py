@@ -1,0 +1,1 @@
+"""Keras 3 layers shared by the zoo's models (the gated PixelCNN's blocks)."""
