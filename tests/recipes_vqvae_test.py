@@ -70,6 +70,15 @@ def test_the_export_serves_every_signature_without_zoo(tiny_run):
                                atol=1e-5)
 
 
+def test_recipes_sample_draws_from_the_prior_of_the_run(tiny_run, tmp_path):
+    model_dir, _ = tiny_run
+    result = harness.run_recipe("recipes.sample", f"--model_dir={model_dir}",
+                                "--num_samples=5", f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path)) == ["grid.png"] + [f"sample_{i:03d}.png"
+                                                           for i in range(5)]
+
+
 @pytest.mark.parametrize("name, value, message", [
     ("noise", np.full((1, 7, 7), 1.5, np.float32), "noise in"),
     ("indices", np.full((1, 7, 7), 8, np.int32), r"in \[0, 8\)"),

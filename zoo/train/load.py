@@ -25,7 +25,8 @@ from zoo.train import callbacks as zoo_callbacks
 __all__ = ["load_run", "read_config", "read_json_object", "RunNotFound", "RunUnreadable"]
 
 _REWRITE = "rerun the recipe with the same --model_dir to write it again."
-_RECIPES = "recipes.vae, recipes.cvae, recipes.discvae, recipes.dcgan or recipes.dcign"
+_RECIPES = ("recipes.vae, recipes.cvae, recipes.discvae, recipes.dcgan, recipes.dcign or "
+            "recipes.vqvae")
 
 
 class RunNotFound(FileNotFoundError):
