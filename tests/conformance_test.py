@@ -68,7 +68,34 @@ def _dcign():
     return model, batch
 
 
-MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae, "DCIGN": _dcign}
+def _vqvae():
+    model = zoo.VQVAE((16, 16, 3), num_codes=5, embedding_dim=3, filters=4, residual_blocks=1,
+                      likelihood="discretized_logistic")
+    batch = {"image": RNG.uniform(size=(4, 16, 16, 3)).astype(np.float32),
+             "indices": RNG.integers(0, 5, (4, 4, 4)).astype(np.int32)}
+    return model, batch
+
+
+def _pixelcnn_prior():
+    model = zoo.PixelCNNPrior((3, 3), 4, filters=4, num_layers=2, num_conditions=2)
+    batch = {"codes": RNG.integers(0, 4, (4, 3, 3)).astype(np.int32),
+             "conditions": RNG.uniform(size=(4, 2)).astype(np.float32),
+             "noise": RNG.uniform(size=(4, 3, 3)).astype(np.float32)}
+    return model, batch
+
+
+def _vqvae_with_prior():
+    autoencoder = zoo.VQVAE((28, 28, 1), num_codes=4, embedding_dim=3, filters=4,
+                            residual_blocks=0)
+    model = zoo.VQVAEWithPrior(autoencoder, zoo.PixelCNNPrior((7, 7), 4, filters=4,
+                                                              num_layers=1))
+    batch = {"image": _images(), "indices": RNG.integers(0, 4, (4, 7, 7)).astype(np.int32),
+             "noise": RNG.uniform(size=(4, 7, 7)).astype(np.float32)}
+    return model, batch
+
+
+MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae, "DCIGN": _dcign,
+          "VQVAE": _vqvae, "PixelCNNPrior": _pixelcnn_prior, "VQVAEWithPrior": _vqvae_with_prior}
 
 
 def _public_models():
@@ -83,9 +110,10 @@ def test_every_public_model_is_registered():
 def _inputs_for(signature, batch):
     """Concrete inputs for an endpoint from its TensorSpecs and the sample batch."""
     values = {}
-    images = batch["image"] if isinstance(batch, dict) else batch
+    images = batch.get("image") if isinstance(batch, dict) else batch
+    size = len(next(iter(batch.values())) if isinstance(batch, dict) else batch)
     for spec in signature:
-        shape = [images.shape[0] if d is None else d for d in spec.shape]
+        shape = [size if d is None else d for d in spec.shape]
         if spec.name in ("images", "image"):
             values[spec.name] = tf.constant(images, spec.dtype)
         elif isinstance(batch, dict) and spec.name in batch:
@@ -171,6 +199,15 @@ def _loss_terms(model, batch):
         return {"real_logits": real_logits, "fake_logits": fake_logits,
                 "d_loss": model.objective.discriminator_loss(real_logits, fake_logits),
                 "g_loss": model.objective.generator_loss(fake_logits)}
+    if isinstance(model, zoo.PixelCNNPrior):
+        codes, conditions = model.unpack(batch)
+        return {"logits": model(codes, conditions), "log_prob": model.log_prob(codes, conditions)}
+    if isinstance(model, (zoo.VQVAE, zoo.VQVAEWithPrior)):
+        inputs = model.unpack(batch)
+        terms = model.elbo_terms(inputs)  # Not training: the codebook's EMA stays put.
+        terms = {k: v for k, v in terms.items() if v.dtype.is_floating}
+        terms["encoder_output"] = getattr(model, "vqvae", model).encoder(inputs["images"])
+        return terms
     inputs = model.unpack(batch)
     terms = model.elbo_terms(inputs, seed, training=True)
     terms = {k: v for k, v in terms.items() if isinstance(v, tf.Tensor) and v.dtype.is_floating}
@@ -232,5 +269,6 @@ def test_mixed_float16_trains_under_xla_loss_scaled_and_exports_float32(name, tm
         keras.mixed_precision.set_global_policy("float32")
     for endpoint in model.serving_endpoints():
         for key, value in exported.signatures[endpoint](**inputs[endpoint]).items():
-            assert value.dtype == tf.float32, f"{name}.{endpoint}.{key} is {value.dtype}"
+            assert value.dtype in (tf.float32, tf.int32), (  # Images, or code indices.
+                f"{name}.{endpoint}.{key} is {value.dtype}")
             assert np.all(np.isfinite(value)), f"{name}.{endpoint}.{key}"

@@ -62,6 +62,7 @@ class VectorQuantizer(keras.layers.Layer):
 
     def __init__(self, num_codes, embedding_dim, ema=False, decay=0.99, epsilon=1e-5,
                  restart_threshold=0.0, seed=0, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # Distances and averages stay float32.
         super().__init__(**kwargs)
         self.num_codes = checks.positive_int("num_codes", num_codes)
         self.embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
@@ -182,8 +183,7 @@ class VectorQuantizer(keras.layers.Layer):
         Perplexity exp(H(p)), p the codes' frequencies over every position of
         the batch: K when all codes are used equally, 1 when one code is.
         """
-        frequencies = tf.math.bincount(tf.reshape(indices, [-1]), minlength=num_codes,
-                                       maxlength=num_codes, dtype=tf.float32)
+        frequencies = tf.reduce_sum(tf.one_hot(tf.reshape(indices, [-1]), num_codes), 0)
         frequencies /= tf.maximum(tf.reduce_sum(frequencies), 1.0)
         entropy = -tf.reduce_sum(tf.math.multiply_no_nan(tf.math.log(frequencies),
                                                          frequencies))
