@@ -114,6 +114,22 @@ def test_a_rerun_skips_the_finished_autoencoder_and_resumes_the_prior(tiny_run, 
         f"error: --stage=prior: model directory {tmp_path}/none does not exist")
 
 
+def test_a_run_killed_in_the_autoencoder_stage_resumes_it_then_trains_the_prior(tmp_path):
+    model_dir = str(tmp_path / "killed")
+    tiny = ["--baselines=", *_TINY[1:]]
+    killed_at = harness.kill_recipe_after(
+        "recipes.vqvae", f"--model_dir={model_dir}", "--epochs=40", *tiny,
+        model_dir=os.path.join(model_dir, "autoencoder"), epochs=1)
+    assert not os.path.exists(os.path.join(model_dir, "checkpoints"))  # Stage 2 never began.
+    result = _recipe(f"--model_dir={model_dir}", f"--epochs={killed_at + 1}", *tiny)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"resuming from epoch {killed_at}" in result.stderr
+    assert harness.history_epochs(os.path.join(model_dir, "autoencoder")) == list(
+        range(killed_at + 1))
+    assert harness.history_epochs(model_dir) == [0, 1]
+    assert os.path.exists(os.path.join(model_dir, "export", "1", "saved_model.pb"))
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"ema_decay": 1.0}, "ema_decay=1.0 must be below 1"),
     ({"baselines": ("vae", "gan")}, r"unknown baselines \['gan'\]"),
