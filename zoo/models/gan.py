@@ -60,6 +60,7 @@ from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
 from zoo.losses import objectives
+from zoo.models import means
 
 __all__ = ["GAN", "DCGAN", "MLPGAN", "dcgan_generator", "dcgan_discriminator",
            "mlp_generator", "mlp_discriminator"]
@@ -139,7 +140,7 @@ def _tf_variable(variable):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class GAN(keras.Model):
+class GAN(means.MeanMetrics, keras.Model):
     """A generator and a discriminator trained by an adversarial objective.
 
     Args:
@@ -178,7 +179,7 @@ class GAN(keras.Model):
         self.ema_generator = self._averaged_copy(generator) if self.ema_decay > 0 else None
         self.d_optimizer = None
         self.g_optimizer = None
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in _METRICS}
+        self.track_means(*_METRICS)
         self.built = True
 
     @staticmethod
@@ -429,15 +430,9 @@ class GAN(keras.Model):
     def _update_metrics(self, d_loss, g_loss, real_logits, fake_logits):
         values = {"d_loss": d_loss, "g_loss": g_loss,
                   "d_real": self.objective.discriminator_output(real_logits),
-                  "d_fake": self.objective.discriminator_output(fake_logits)}
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-        self._trackers["loss"].update_state(tf.reduce_mean(d_loss) + tf.reduce_mean(g_loss))
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
+                  "d_fake": self.objective.discriminator_output(fake_logits),
+                  "loss": tf.reduce_mean(d_loss) + tf.reduce_mean(g_loss)}
+        return self.update_means(values)
 
     # -- Serialization -----------------------------------------------------------
 

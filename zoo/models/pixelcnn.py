@@ -30,6 +30,7 @@ import tensorflow_probability as tfp
 from zoo import checks
 from zoo import random as zoo_random
 from zoo.layers import pixelcnn
+from zoo.models import means
 
 __all__ = ["PixelCNNPrior"]
 
@@ -37,7 +38,7 @@ tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class PixelCNNPrior(keras.Model):
+class PixelCNNPrior(means.MeanMetrics, keras.Model):
     """An autoregressive prior p(codes [| conditions]) over [h, w] grids of K codes.
 
     Args:
@@ -81,8 +82,7 @@ class PixelCNNPrior(keras.Model):
         self.embedding.build((None, *self.grid_shape))
         for layer in [*self.blocks, self.hidden, self.to_logits]:
             layer.build((None, *self.grid_shape, self.filters))
-        self._trackers = {name: keras.metrics.Mean(name=name)
-                          for name in ("loss", "bits_per_code")}
+        self.track_means("loss", "bits_per_code")
         self.built = True
 
     # -- The network -------------------------------------------------------------
@@ -128,14 +128,9 @@ class PixelCNNPrior(keras.Model):
         return data, None
 
     def _update_metrics(self, per_example):
-        self._trackers["loss"].update_state(per_example)
-        self._trackers["bits_per_code"].update_state(
-            per_example / (math.prod(self.grid_shape) * math.log(2.0)))
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
+        return self.update_means({
+            "loss": per_example,
+            "bits_per_code": per_example / (math.prod(self.grid_shape) * math.log(2.0))})
 
     def train_step(self, data):
         codes, conditions = self.unpack(data)

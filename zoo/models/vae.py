@@ -40,12 +40,13 @@ from zoo import distributions
 from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
+from zoo.models import means
 
 __all__ = ["VAE"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(keras.Model):
+class VAE(means.MeanMetrics, keras.Model):
     """A VAE whose prior, posterior and likelihood are TFP distributions.
 
     Args:
@@ -90,8 +91,7 @@ class VAE(keras.Model):
         self.seed = checks.integer("seed", seed)
         self.encoder = encoder if encoder is not None else self.build_encoder()
         self.decoder = decoder if decoder is not None else self.build_decoder()
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in (
-            "loss", "elbo", "reconstruction", "kl", "bits_per_dim")}
+        self.track_means("loss", "elbo", "reconstruction", "kl", "bits_per_dim")
         self._checked_binary = False
         self.built = True
 
@@ -186,13 +186,7 @@ class VAE(keras.Model):
                   "reconstruction": terms["reconstruction"], "kl": terms["kl"],
                   "bits_per_dim": self.likelihood.bits_per_dim(
                       terms["elbo"], self.num_dims)}
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
+        return self.update_means(values)
 
     def train_step(self, data):
         inputs = self.unpack(data)

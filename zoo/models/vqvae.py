@@ -34,6 +34,7 @@ from zoo import distributions
 from zoo import grid_networks
 from zoo import images as zoo_images
 from zoo.layers import quantizer as zoo_quantizer
+from zoo.models import means
 
 __all__ = ["VQVAE"]
 
@@ -41,7 +42,7 @@ _METRICS = ("loss", "reconstruction", "commitment", "perplexity", "codes_used")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VQVAE(keras.Model):
+class VQVAE(means.MeanMetrics, keras.Model):
     """Encoder -> nearest codes -> decoder -> a TFP likelihood.
 
     Args:
@@ -91,7 +92,7 @@ class VQVAE(keras.Model):
             restart_threshold=restart_threshold, seed=self.seed, name="quantizer")
         if not self.quantizer.built:  # A deserialized one comes built.
             self.quantizer.build((None, side, side, self.embedding_dim))
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in _METRICS}
+        self.track_means(*_METRICS)
         self.built = True
 
     # -- The parts, one by one ---------------------------------------------------
@@ -177,13 +178,7 @@ class VQVAE(keras.Model):
         values = {"loss": loss, "reconstruction": terms["reconstruction"],
                   "commitment": terms["commitment"], "perplexity": perplexity,
                   "codes_used": used}
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
+        return self.update_means(values)
 
     def train_step(self, data):
         inputs = self.unpack(data)

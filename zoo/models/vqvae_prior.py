@@ -25,12 +25,13 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo import random as zoo_random
+from zoo.models import means
 
 __all__ = ["VQVAEWithPrior"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VQVAEWithPrior(keras.Model):
+class VQVAEWithPrior(means.MeanMetrics, keras.Model):
     """A frozen `zoo.models.vqvae.VQVAE` with a `zoo.models.pixelcnn.PixelCNNPrior`.
 
     Args:
@@ -56,8 +57,7 @@ class VQVAEWithPrior(keras.Model):
         self.vqvae = vqvae
         self.vqvae.trainable = False
         self.prior = prior
-        self._trackers = {name: keras.metrics.Mean(name=name)
-                          for name in ("loss", "elbo", "bits_per_dim")}
+        self.track_means("loss", "elbo", "bits_per_dim")
         self.built = True
 
     @property
@@ -104,13 +104,7 @@ class VQVAEWithPrior(keras.Model):
     def _update_metrics(self, terms):
         values = {"loss": terms["kl"], "elbo": terms["elbo"],
                   "bits_per_dim": self.likelihood.bits_per_dim(terms["elbo"], self.num_dims)}
-        for name, value in values.items():
-            self._trackers[name].update_state(value)
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
+        return self.update_means(values)
 
     def train_step(self, data):
         inputs = self.unpack(data)
