@@ -25,6 +25,9 @@ from zoo.tasks import dcgan as dcgan_task
 from zoo.tasks import dcign as dcign_task
 from zoo.tasks import discvae as discvae_task
 from zoo.tasks import vae as vae_task
+from zoo.tasks import vqvae as vqvae_task
+from zoo.models import pixelcnn
+from zoo.models import vqvae_prior
 
 flags.DEFINE_integer("image_size", 32, "Square image side.")
 flags.DEFINE_integer("batch_size", 64, "Global batch size.")
@@ -39,6 +42,24 @@ TASKS = (("VAE", vae_task.VAETask, {}),
          ("DisCVAE", discvae_task.DisCVAETask, {}),
          ("DCIGN", dcign_task.DCIGNTask, {}),
          ("DCGAN", dcgan_task.DCGANTask, {}))
+
+
+class _PriorStage(vqvae_task.VQVAETask):
+    """The VQ-VAE's stage 2 step (the prior on the frozen autoencoder's codes).
+
+    The autoencoder is freshly built instead of loaded from a run: its weights
+    do not change the cost of a step.
+    """
+
+    def build_model(self, source):
+        autoencoder = vqvae_task.AutoencoderTask(self.config).build_model(source)
+        prior = pixelcnn.PixelCNNPrior(autoencoder.grid_shape, autoencoder.num_codes,
+                                       filters=self.config.prior_filters,
+                                       num_layers=self.config.prior_layers)
+        return vqvae_prior.VQVAEWithPrior(autoencoder, prior)
+
+
+TASKS += (("VQVAE", vqvae_task.AutoencoderTask, {}), ("VQVAE prior", _PriorStage, {}))
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -79,9 +100,9 @@ def main(argv):
     print(f"\nTraining throughput on shapes {FLAGS.image_size}x{FLAGS.image_size}x3, batch "
           f"{FLAGS.batch_size}, jit_compile={FLAGS.jit_compile}, devices: "
           f"{[d.device_type for d in tf.config.list_logical_devices()]}")
-    print(f"{'model':10s} {'images/s':>10s} {'ms/step':>9s}")
+    print(f"{'model':12s} {'images/s':>10s} {'ms/step':>9s}")
     for name, speed, milliseconds in rows:
-        print(f"{name:10s} {speed:10.0f} {milliseconds:9.1f}")
+        print(f"{name:12s} {speed:10.0f} {milliseconds:9.1f}")
 
 
 if __name__ == "__main__":
