@@ -36,6 +36,7 @@ def test_both_stages_leave_their_outputs_and_the_run_prints_the_bound(tiny_run):
                  "samples/prior_samples.png", "samples/reconstructions.png",
                  "export/1/saved_model.pb", "autoencoder/checkpoints/state.json",
                  "autoencoder/code_usage.png", "autoencoder/samples/reconstructions.png",
+                 "autoencoder/logs/codebook",
                  "autoencoder/export/1/saved_model.pb", "vae/results.json", "fid/classifier.keras"):
         assert os.path.exists(os.path.join(model_dir, path)), path
     assert "autoencoder: test log P(x | z_q) of the binarized data = -" in result.stdout

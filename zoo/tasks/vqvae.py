@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from zoo import checks
 from zoo import distributions
@@ -156,6 +157,11 @@ class AutoencoderTask(task.Task):
             os.path.join(config.model_dir, "code_usage.png"), counts,
             f"codes of the test images: perplexity {results['perplexity']:.1f} of "
             f"{model.num_codes}, {results['codes_used']:.0%} used")
+        writer = tf.summary.create_file_writer(os.path.join(config.model_dir, "logs", "codebook"))
+        with writer.as_default():  # TensorBoard's histogram of the test images' codes.
+            tf.summary.histogram("code_usage", np.repeat(np.arange(len(counts)), counts),
+                                 step=config.epochs, buckets=model.num_codes)
+        writer.close()
         return results
 
 
