@@ -259,6 +259,9 @@ _RECIPES = {
     "cvae": dict(_TINY, latent_dim=4, base_filters=8, encoder_hidden=16, importance_samples=2,
                  importance_examples=16, attribute_examples=16, classifier_examples=64,
                  classifier_epochs=1, completion_steps=1),
+    "vqvae": dict(_TINY, num_codes=4, embedding_dim=2, filters=4, residual_blocks=0,
+                  prior_epochs=1, prior_filters=4, prior_layers=1, baselines="", fid_samples=32,
+                  fid_classifier_epochs=1),
 }
 
 

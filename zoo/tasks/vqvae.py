@@ -133,16 +133,18 @@ class AutoencoderTask(task.Task):
         return tuple(name for name in self.config.model_fields() if name in AUTOENCODER_FIELDS)
 
     def build_model(self, source):
+        """The VQ-VAE, kept in `self.model` for the prior stage of the same process."""
         config = self.config
         chosen = config.likelihood
         if chosen == "gaussian_fixed":
             chosen = distributions.FixedVarianceGaussian(config.fixed_scale)
-        return vqvae.VQVAE(
+        self.model = vqvae.VQVAE(
             self.image_shape(source), num_codes=config.num_codes,
             embedding_dim=config.embedding_dim, likelihood=chosen, filters=config.filters,
             downsamples=config.downsamples, residual_blocks=config.residual_blocks,
             beta=config.beta, ema=config.ema, decay=config.ema_decay,
             restart_threshold=config.restart_threshold, seed=config.seed)
+        return self.model
 
     def evaluate(self, model, data):
         """Test reconstruction log P(x | z_q) (and the uniform-prior bound); codebook use."""
@@ -176,12 +178,21 @@ class VQVAETask(task.Task):
         if self.config.stage == "prior":
             self.config = _with_autoencoder_settings(self.config)
         self.keys = ("image", "attributes") if self.config.conditional_prior else ("image",)
+        self.autoencoder_task = AutoencoderTask(dataclasses.replace(
+            self.config, model_dir=self.config.autoencoder_model_dir, export_dir=None))
 
     def prerequisites(self):
-        if self.config.stage == "prior":
-            return {}
-        return {"autoencoder": AutoencoderTask(dataclasses.replace(
-            self.config, model_dir=self.config.autoencoder_model_dir, export_dir=None))}
+        return {} if self.config.stage == "prior" else {"autoencoder": self.autoencoder_task}
+
+    def trained_autoencoder(self):
+        """The stage-1 VQ-VAE: as this process trained it, else from its run's folder.
+
+        In memory first, so that a multi-worker run's non-chief workers, which
+        write nothing, still have it (every worker trains the same weights).
+        """
+        trained = getattr(self.autoencoder_task, "model", None)
+        return trained if trained is not None else load.load_run(
+            self.config.autoencoder_model_dir)
 
     def compile(self, model):
         model.compile(optimizer=keras.optimizers.Adam(self.config.prior_learning_rate),
@@ -189,7 +200,7 @@ class VQVAETask(task.Task):
 
     def build_model(self, source):
         config = self.config
-        trained = load.load_run(config.autoencoder_model_dir)
+        trained = self.trained_autoencoder()
         # Its weights without its optimizer, which the frozen autoencoder no longer needs.
         autoencoder = type(trained).from_config(trained.get_config())
         autoencoder.set_weights(trained.get_weights())
