@@ -22,7 +22,7 @@ from absl import logging
 from zoo.metrics import fid
 
 __all__ = ["real_images", "feature_classifier", "sample_distances", "report_lines",
-           "default_directory"]
+           "sampler", "default_directory"]
 
 _LABEL_KEYS = ("label", "attributes")
 
@@ -117,6 +117,27 @@ def report_lines(results, generator="generator"):
                      f"{generator} {results['fid_untrained']:.2f}; real test images score "
                      f"{results['fid_reference']:.2f}")
     return lines
+
+
+def sampler(seed, data, batch_size=250):
+    """(model, count) -> `count` images of `model.sample`, `batch_size` at a time.
+
+    A conditional model (`model.conditional`, as `VQVAEWithPrior`) samples
+    with the attributes of the first `count` test images, so that the classes
+    are as frequent as in the real images.
+    """
+
+    def generate(model, count):
+        attributes = None
+        if getattr(model, "conditional", False):
+            attributes = next(iter(data.test_batches.unbatch().batch(count)))["attributes"]
+        return np.concatenate([
+            keras.ops.convert_to_numpy(model.sample(
+                min(batch_size, count - start), seed=seed + start,
+                **({} if attributes is None else
+                   {"attributes": attributes[start:start + batch_size]})))
+            for start in range(0, count, batch_size)])
+    return generate
 
 
 def default_directory(config):

@@ -33,15 +33,14 @@ from zoo.metrics import likelihood
 from zoo.models import pixelcnn
 from zoo.models import vqvae
 from zoo.models import vqvae_prior
-from zoo.tasks import dcgan as dcgan_task
 from zoo.tasks import frechet
-from zoo.tasks import vae as vae_task
+from zoo.tasks import vqvae_baselines
 from zoo.train import load
 from zoo.train import task
 
 __all__ = ["VQVAEConfig", "AutoencoderTask", "VQVAETask", "BASELINES"]
 
-BASELINES = ("vae", "dcgan")
+BASELINES = vqvae_baselines.NAMES
 # The settings of the autoencoder (stage 1); the rest of the model settings are the prior's.
 AUTOENCODER_FIELDS = ("dataset", "image_size", "channels", "mixed_precision", "likelihood",
                       "fixed_scale", "num_codes", "embedding_dim", "filters", "downsamples",
@@ -223,7 +222,7 @@ class VQVAETask(task.Task):
             model, data.test_batches, num_samples=0, max_batches=config.eval_batches,
             seed=config.seed)
         results.update(frechet.sample_distances(
-            self, model, data, _prior_samples(config.seed, data), self.fid_directory(),
+            self, model, data, frechet.sampler(config.seed, data), self.fid_directory(),
             config.fid_samples, config.fid_classifier_epochs))
         return results
 
@@ -232,30 +231,7 @@ class VQVAETask(task.Task):
 
     def baselines(self, results):
         del results
-        config = self.config
-        shared = dict(dataset=config.dataset, image_size=config.image_size,
-                      channels=config.channels, global_batch_size=config.global_batch_size,
-                      strategy=config.strategy, tpu_address=config.tpu_address,
-                      collective_timeout=config.collective_timeout, seed=config.seed,
-                      data_dir=config.data_dir, manual_dir=config.manual_dir,
-                      download=config.download, verbose=config.verbose,
-                      mixed_precision=config.mixed_precision,
-                      eval_batches=config.eval_batches,
-                      steps_per_epoch=config.steps_per_epoch)
-        fid_dir = self.fid_directory()
-        tasks = {}
-        if "vae" in config.baselines:
-            tasks["vae"] = _VAEBaseline(vae_task.VAEConfig(
-                likelihood=config.likelihood, fixed_scale=config.fixed_scale,
-                epochs=config.epochs, model_dir=os.path.join(config.model_dir, "vae"),
-                importance_samples=config.importance_samples,
-                **shared), fid_dir, config)
-        if "dcgan" in config.baselines:
-            tasks["dcgan"] = _DCGANBaseline(dcgan_task.DCGANConfig(
-                epochs=config.epochs + config.prior_epochs,
-                model_dir=os.path.join(config.model_dir, "dcgan"),
-                fid_samples=config.fid_samples, **shared), fid_dir)
-        return tasks
+        return vqvae_baselines.baseline_tasks(self.config, self.fid_directory())
 
     def report(self, results):
         lines = []
@@ -271,66 +247,7 @@ class VQVAETask(task.Task):
             f"{results['elbo']:.2f} nats ({results['elbo_bits_per_dim']:.3f} bits/dim), "
             f"prior -log p(z_q) = {results['kl']:.2f} nats, {results['num_examples']} images")
         lines += frechet.report_lines(results, "model")
-        for name, baseline in results.get("baselines", {}).items():
-            lines += [f"baseline {name}: {line}" for line in _baseline_lines(baseline)]
-        return lines
-
-
-def _baseline_lines(results):
-    lines = likelihood.report_lines(results) if "elbo" in results else []
-    if "fid_samples" in results:
-        lines += frechet.report_lines(results)
-    return lines
-
-
-def _prior_samples(seed, data, batch_size=250):
-    """(model, count) -> images sampled from the prior.
-
-    A conditional prior samples with the attributes of the first `count` test
-    images, so that the classes are as frequent as in the real images.
-    """
-
-    def generate(model, count):
-        attributes = None
-        if getattr(model, "conditional", False):
-            batches = data.test_batches.unbatch().batch(count).take(1)
-            attributes = next(iter(batches))["attributes"][:count]
-        return np.concatenate([
-            keras.ops.convert_to_numpy(model.sample(
-                min(batch_size, count - start), seed=seed + start,
-                **({} if attributes is None else
-                   {"attributes": attributes[start:start + batch_size]})))
-            for start in range(0, count, batch_size)])
-    return generate
-
-
-class _VAEBaseline(vae_task.VAETask):
-    """The VAE on the VQ-VAE's data: its bounds, and the Fréchet distance of its samples."""
-    name = "vqvae_vae_baseline"
-
-    def __init__(self, config, fid_dir, vqvae_config):
-        super().__init__(config)
-        self.fid_dir = fid_dir
-        self.vqvae_config = vqvae_config
-
-    def evaluate(self, model, data):
-        results = super().evaluate(model, data)
-        results.update(frechet.sample_distances(
-            self, model, data, _prior_samples(self.config.seed, data), self.fid_dir,
-            self.vqvae_config.fid_samples, self.vqvae_config.fid_classifier_epochs))
-        return results
-
-
-class _DCGANBaseline(dcgan_task.DCGANTask):
-    """The DCGAN on the VQ-VAE's data, judged by the VQ-VAE run's feature network."""
-    name = "vqvae_dcgan_baseline"
-
-    def __init__(self, config, fid_dir):
-        super().__init__(config)
-        self.fid_dir = fid_dir
-
-    def fid_directory(self):
-        return self.fid_dir
+        return lines + vqvae_baselines.report_lines(results.get("baselines", {}))
 
 
 def _with_autoencoder_settings(config):
