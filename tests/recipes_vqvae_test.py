@@ -7,10 +7,12 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import harness
 import zoo
 from zoo.tasks import vqvae as vqvae_task
+from zoo.train import runner
 
 _TINY = ["--epochs=2", "--prior_epochs=2", "--steps_per_epoch=3", "--batch_size=16",
          "--num_codes=8", "--embedding_dim=4", "--filters=8", "--residual_blocks=1",
@@ -129,6 +131,29 @@ def test_a_run_killed_in_the_autoencoder_stage_resumes_it_then_trains_the_prior(
         range(killed_at + 1))
     assert harness.history_epochs(model_dir) == [0, 1]
     assert os.path.exists(os.path.join(model_dir, "export", "1", "saved_model.pb"))
+
+
+def test_a_conditional_prior_trains_on_the_attributes_and_samples_them(tmp_path):
+    settings = dict(epochs=1, prior_epochs=1, steps_per_epoch=2, global_batch_size=16,
+                    num_codes=4, embedding_dim=2, filters=4, residual_blocks=0,
+                    prior_filters=4, prior_layers=1, fid_samples=20, fid_classifier_epochs=1,
+                    eval_batches=1, baselines=(), verbose=0, conditional_prior=True)
+    config = vqvae_task.VQVAEConfig(model_dir=str(tmp_path / "run"), **settings)
+    results = runner.run(vqvae_task.VQVAETask(config))
+    assert results["frechet_distance"] > 0 and results["kl"] > 0
+    served = tf.saved_model.load(results["export_path"])
+    images = served.signatures["sample"](noise=tf.fill([2, 7, 7], 0.5),
+                                         attributes=tf.one_hot([1, 8], 10))["images"]
+    assert images.shape == (2, 28, 28, 1)
+    (tmp_path / "pngs").mkdir()
+    for index in range(12):  # A folder of images has no attributes.
+        Image.fromarray(np.full((28, 28), 20 * index, np.uint8)).save(
+            tmp_path / "pngs" / f"{index}.png")
+    with pytest.raises(ValueError, match="--conditional_prior needs attributes"):
+        runner.run(vqvae_task.VQVAETask(vqvae_task.VQVAEConfig(
+            model_dir=str(tmp_path / "no_attributes"), dataset="folder:" + str(tmp_path / "pngs"),
+            **settings)))
+    assert not os.path.exists(tmp_path / "no_attributes" / "autoencoder" / "checkpoints")
 
 
 @pytest.mark.parametrize("settings, message", [

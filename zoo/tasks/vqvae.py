@@ -134,6 +134,7 @@ class AutoencoderTask(task.Task):
     def build_model(self, source):
         """The VQ-VAE, kept in `self.model` for the prior stage of the same process."""
         config = self.config
+        _conditions(config, source)  # A prior that cannot be conditioned fails before stage 1.
         chosen = config.likelihood
         if chosen == "gaussian_fixed":
             chosen = distributions.FixedVarianceGaussian(config.fixed_scale)
@@ -203,15 +204,10 @@ class VQVAETask(task.Task):
         # Its weights without its optimizer, which the frozen autoencoder no longer needs.
         autoencoder = type(trained).from_config(trained.get_config())
         autoencoder.set_weights(trained.get_weights())
-        conditions = 0
-        if config.conditional_prior:
-            if not source.attribute_names:
-                raise ValueError(f"--conditional_prior needs attributes; dataset "
-                                 f"{config.dataset} has none (digits, shapes and celeb_a do).")
-            conditions = len(source.attribute_names)
         prior = pixelcnn.PixelCNNPrior(
             autoencoder.grid_shape, autoencoder.num_codes, filters=config.prior_filters,
-            num_layers=config.prior_layers, num_conditions=conditions, seed=config.seed)
+            num_layers=config.prior_layers, num_conditions=_conditions(config, source),
+            seed=config.seed)
         return vqvae_prior.VQVAEWithPrior(autoencoder, prior,
                                           conditional=config.conditional_prior)
 
@@ -248,6 +244,16 @@ class VQVAETask(task.Task):
             f"prior -log p(z_q) = {results['kl']:.2f} nats, {results['num_examples']} images")
         lines += frechet.report_lines(results, "model")
         return lines + vqvae_baselines.report_lines(results.get("baselines", {}))
+
+
+def _conditions(config, source):
+    """The size of the prior's conditioning vector: the data's attributes, or 0."""
+    if not config.conditional_prior:
+        return 0
+    if not source.attribute_names:
+        raise ValueError(f"--conditional_prior needs attributes; dataset {config.dataset} has "
+                         "none (digits, shapes and celeb_a do).")
+    return len(source.attribute_names)
 
 
 def _with_autoencoder_settings(config):
