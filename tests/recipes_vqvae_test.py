@@ -103,13 +103,12 @@ def test_a_rerun_skips_the_finished_autoencoder_and_resumes_the_prior(tiny_run, 
     assert "resuming from epoch 2" in again.stderr
     assert harness.history_epochs(model_dir) == [0, 1, 2]
     assert harness.history_epochs(os.path.join(model_dir, "autoencoder")) == [0, 1]
-    # A new prior on the same autoencoder, in another folder; its settings are read there.
-    other = str(tmp_path / "other_prior")
-    prior = _recipe("--stage=prior", f"--autoencoder_dir={model_dir}/autoencoder",
-                    f"--model_dir={other}", "--baselines=", "--num_codes=99", *_TINY[1:])
-    assert prior.returncode == 0, prior.stderr[-3000:]
-    assert json.load(open(os.path.join(other, "config.json")))["num_codes"] == 8
-    assert not os.path.exists(os.path.join(other, "autoencoder"))
+    # A new prior on the same autoencoder takes the autoencoder's settings from its run.
+    prior = vqvae_task.VQVAETask(vqvae_task.VQVAEConfig(
+        stage="prior", autoencoder_dir=f"{model_dir}/autoencoder", num_codes=99,
+        model_dir=str(tmp_path / "other_prior")))
+    assert prior.config.num_codes == 8 and prior.config.embedding_dim == 4
+    assert prior.prerequisites() == {}
     with pytest.raises(ValueError, match=f"^--stage=prior: model directory {tmp_path}/none "
                        "does not exist"):
         vqvae_task.VQVAETask(vqvae_task.VQVAEConfig(
