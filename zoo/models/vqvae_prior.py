@@ -18,8 +18,6 @@ p_prior(z_q) in nats per image), `elbo` and `bits_per_dim` (the bound above on
 the images as encoded, and on the quantized data).
 """
 
-import math
-
 import keras
 import tensorflow as tf
 
@@ -70,7 +68,7 @@ class VQVAEWithPrior(means.MeanMetrics, keras.Model):
 
     @property
     def num_dims(self):
-        return math.prod(self.image_shape)
+        return self.vqvae.num_dims
 
     def unpack(self, data):
         """{"images"} and, for a conditional prior, {"conditions"}: the attributes."""
@@ -92,11 +90,9 @@ class VQVAEWithPrior(means.MeanMetrics, keras.Model):
 
     def elbo_terms(self, inputs, seed=None, training=False):
         """Per-example reconstruction log p(x | z_q), kl = -log p(z_q) and elbo, in nats."""
-        del seed  # The posterior is deterministic.
-        indices = self.vqvae.encode_indices(inputs["images"])
-        params = self.vqvae.decode_params(self.vqvae.quantizer.lookup(indices))
-        reconstruction = self.likelihood.log_prob(params, inputs["images"])
-        del training  # The prior has no dropout or batch statistics.
+        del seed, training  # Deterministic; the frozen VQ-VAE never updates its codebook.
+        terms = self.vqvae.terms(inputs)
+        reconstruction, indices = terms["reconstruction"], terms["indices"]
         prior_log_prob = self.prior.log_prob(indices, inputs.get("conditions"))
         return {"reconstruction": reconstruction, "kl": -prior_log_prob,
                 "elbo": reconstruction + prior_log_prob, "indices": indices}
