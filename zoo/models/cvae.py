@@ -84,7 +84,7 @@ def unpack_attributes(data, model_name="CVAE"):
 
 
 def conditional_encoder(network, image_shape, conditions, latent_dim, base_filters=32,
-                        hidden=256, name="encoder"):
+                        hidden=256, context_dim=0, name="encoder"):
     """q(z | x, c) parameters from an image and conditioning vectors.
 
     The trunk h(x) is the VAE's encoder network with `hidden` outputs; the
@@ -99,12 +99,14 @@ def conditional_encoder(network, image_shape, conditions, latent_dim, base_filte
         latent_dim: D, the size of z.
         base_filters: width of the first convolution (not for "mlp").
         hidden: width of the image features and of the mean head's hidden layer.
+        context_dim: size of an IAF's context h, a third head on the mean
+            head's hidden layer (0: none).
         name: the model's name.
 
     Returns:
         A functional `keras.Model` with inputs [images, *conditions] and output
-        [B, 2 * D] (means, then raw scales, as `zoo.distributions.diagonal_gaussian`
-        reads them).
+        [B, 2 * D + context_dim] (means, then raw scales, as
+        `zoo.distributions.diagonal_gaussian` reads them, then h).
     """
     kwargs = {"base_filters": base_filters} if network != "mlp" else {}
     trunk = networks.make_encoder(network, image_shape, hidden, name=f"{name}_trunk", **kwargs)
@@ -117,7 +119,10 @@ def conditional_encoder(network, image_shape, conditions, latent_dim, base_filte
     joint = keras.layers.LeakyReLU(0.2)(joint)
     loc = keras.layers.Dense(latent_dim, dtype="float32", name="loc")(joint)
     raw_scale = keras.layers.Dense(latent_dim, dtype="float32", name="raw_scale")(features)
-    outputs = keras.layers.Concatenate(dtype="float32")([loc, raw_scale])
+    heads = [loc, raw_scale]
+    if context_dim:
+        heads.append(keras.layers.Dense(context_dim, dtype="float32", name="context")(joint))
+    outputs = keras.layers.Concatenate(dtype="float32")(heads)
     return keras.Model([images, *inputs], outputs, name=name)
 
 
@@ -191,10 +196,11 @@ class CVAE(zoo_vae.VAE):
             name (`select_attributes`). Must differ from `attribute_names`
             in length when given.
         encoder_hidden: width of the encoder's image features and mean head.
-        encoder: optional Keras model [images, attributes] -> [B, 2 * latent_dim].
+        encoder: optional Keras model [images, attributes] -> [B, posterior_width].
         decoder: optional Keras model [B, latent_dim + A] -> [B, H, W, C * p].
         **kwargs: every other `zoo.VAE` argument (latent_dim, likelihood,
-            network, base_filters, prior, beta, kl_warmup_steps, seed, name).
+            network, base_filters, prior, beta, kl_warmup_steps, seed,
+            posterior, flow_steps, flow_hidden, free_bits, name).
 
     Raises:
         ValueError: a non-positive attribute_dim, names that do not match it,
@@ -239,7 +245,7 @@ class CVAE(zoo_vae.VAE):
         return conditional_encoder(
             self.network, self.image_shape, [("attributes", self.attribute_dim)],
             self.latent_dim, base_filters=self.base_filters, hidden=self.encoder_hidden,
-            name="encoder")
+            context_dim=self.context_dim, name="encoder")
 
     def build_decoder(self):
         """p(x | y, z): [B, latent_dim + A] -> [B, H, W, C * p] (`conditional_decoder`)."""
@@ -329,15 +335,17 @@ class CVAE(zoo_vae.VAE):
         return self.unpack(images if attributes is None else (images, attributes))
 
     def encode(self, images, attributes=None):
-        """Mean and standard deviation of q(z | x, y), each [B, latent_dim].
+        """Mean and standard deviation of q_0(z | x, y), each [B, latent_dim].
+
+        The posterior's own for the diagonal Gaussian, the flow's base for the IAF.
 
         Args:
             images: [B, H, W, C], or a whole batch (dict or tuple) when
                 `attributes` is None.
             attributes: y [B, A].
         """
-        posterior = self.posterior(self._pack(images, attributes))
-        return posterior.mean(), posterior.stddev()
+        base = self.base_posterior(self._pack(images, attributes))
+        return base.mean(), base.stddev()
 
     def decode(self, latents, attributes=None):
         """The expected image in [0, 1] for latents [B, D] and attributes [B, A].
@@ -348,9 +356,9 @@ class CVAE(zoo_vae.VAE):
         return self.likelihood.mean_image(self.decode_params(latents, attributes))
 
     def reconstruct(self, images, attributes=None):
-        """Decodes the posterior mean of q(z | x, y): a deterministic reconstruction."""
+        """Decodes the `posterior_code` of q(z | x, y): a deterministic reconstruction."""
         inputs = self._pack(images, attributes)
-        return self.decode(self.posterior(inputs).mean(), inputs)
+        return self.decode(self.posterior_code(inputs), inputs)
 
     def call(self, inputs, training=False):
         del training  # Reconstructions are deterministic.
@@ -386,9 +394,9 @@ class CVAE(zoo_vae.VAE):
     def manipulate(self, images, attributes, index, value):
         """Encodes with the images' own attributes, decodes with one changed.
 
-        z is the posterior mean of q(z | x, y); the output is the decoded
-        image for (y with attribute `index` set to `value`, z) (Yan et al.
-        2016: attribute-conditioned editing).
+        z is the `posterior_code` of q(z | x, y) (its mean without a flow);
+        the output is the decoded image for (y with attribute `index` set to
+        `value`, z) (Yan et al. 2016: attribute-conditioned editing).
 
         Args:
             images: [B, H, W, C].
@@ -397,7 +405,7 @@ class CVAE(zoo_vae.VAE):
             value: its new value (scalar or [B]).
         """
         inputs = self._pack(images, attributes)
-        latents = self.posterior(inputs).mean()
+        latents = self.posterior_code(inputs)
         changed = self.set_attribute(inputs["attributes"], self.attribute_index(index), value)
         return self.decode(latents, changed)
 
@@ -444,7 +452,7 @@ class CVAE(zoo_vae.VAE):
 
         Finds z* = argmin_z -log p(x_known | y, z) - log p(z), the likelihood
         taken over the observed pixels only, by `steps` of Adam started at
-        the posterior mean of q(z | x, y), and fills the occluded pixels with
+        the `posterior_code` of q(z | x, y), and fills the occluded pixels with
         the decoded image's (Yan et al. 2016: posterior inference of the
         latents by gradient-based energy minimisation, then generation).
 
@@ -468,7 +476,7 @@ class CVAE(zoo_vae.VAE):
             return -(self.masked_log_prob(params, inputs["images"], known)
                      + prior.log_prob(latents))
 
-        latents = minimise_with_adam(energy, self.posterior(inputs).mean(), steps,
+        latents = minimise_with_adam(energy, self.posterior_code(inputs), steps,
                                      learning_rate)
         filled = self.decode(latents, inputs)
         return known * inputs["images"] + (1.0 - known) * filled

@@ -22,7 +22,7 @@ group (the intrinsic group for a batch of an intrinsic factor):
   is in nats per example whatever the number of minibatches in it (below).
 
 `zoo.clamping.clamp_latents` is that operation, one `tf.custom_gradient`;
-this class applies it in its `posterior` hook, so `zoo.VAE.train_step` (one
+this class applies it in its `posterior_params` hook, so `zoo.VAE.train_step` (one
 reparameterised sample, the ELBO per example in nats,
 `tf.nn.compute_average_loss`) trains DC-IGN without a copy of the step. A
 batch names its factor in `active_factor`; batches without it (evaluation,
@@ -80,7 +80,6 @@ import tensorflow as tf
 
 from zoo import checks
 from zoo import clamping
-from zoo import distributions
 from zoo import images as zoo_images
 from zoo.models import vae as zoo_vae
 
@@ -145,16 +144,27 @@ class DCIGN(zoo_vae.VAE):
         latent_dim: optional; must equal the sum of the group sizes and
             `intrinsic_dim`.
         **kwargs: `zoo.VAE` arguments (likelihood, network, base_filters,
-            prior, beta, kl_warmup_steps, seed, encoder, decoder, ...).
+            prior, beta, kl_warmup_steps, free_bits, seed, encoder, decoder,
+            ...). Free bits floors each named group's KL (and the intrinsic
+            group's) as one group. `posterior` must be "diagonal": an IAF
+            mixes every group into every other and adds the per-example
+            context h, so a clamped group would vary within its one-factor
+            batch again, undoing the clamp.
 
     Raises:
         ValueError: malformed groups, a group that is not a factor of the
-            data, a bad `clamp_to`, or negative strengths and sizes.
+            data, a bad `clamp_to`, negative strengths and sizes, or
+            posterior="iaf".
     """
 
     def __init__(self, image_shape, factor_groups, intrinsic_dim=8, clamp=True,
                  clamp_to="mean", invariance_strength=1.0, minibatches=1,
                  dataset_factor_names=None, latent_dim=None, **kwargs):
+        if kwargs.get("posterior", "diagonal") != "diagonal":
+            raise ValueError(
+                f"DCIGN: posterior={kwargs['posterior']!r} is not allowed; expected "
+                "'diagonal' (an IAF mixes the clamped groups with the free one and the "
+                "per-example context, so clamping would no longer hold them fixed).")
         groups = _parse_groups(factor_groups)
         intrinsic_dim = checks.positive_int("intrinsic_dim", intrinsic_dim)
         clamping.validate_clamp_to(clamp_to)
@@ -266,8 +276,12 @@ class DCIGN(zoo_vae.VAE):
             inputs["active_group"] = tf.broadcast_to(group, tf.shape(inputs["images"])[:1])
         return inputs
 
-    def posterior(self, inputs, training=False):
-        """q(z | x) from the encoder's two heads, clamped on a one-factor batch.
+    def free_bits_groups(self):
+        """The named groups and the intrinsic group, whose KL free bits floors."""
+        return [size for _, size in self.latent_groups]
+
+    def posterior_params(self, inputs, training=False):
+        """The encoder's two heads [B, 2D], clamped on a one-factor batch.
 
         Both heads (mean and raw scale) of every group but the batch's free
         one go through `zoo.clamping.clamp_latents`: their batch mean
@@ -279,7 +293,7 @@ class DCIGN(zoo_vae.VAE):
         group = inputs.get("active_group") if isinstance(inputs, dict) else None
         if group is not None:
             params = self.clamp_encoder_outputs(params, group, training)
-        return distributions.diagonal_gaussian(params)
+        return params
 
     def clamp_encoder_outputs(self, params, active_group, training=False):
         """Encoder outputs [B, 2D] with each minibatch's inactive groups clamped.

@@ -137,16 +137,26 @@ class DisCVAE(zoo_cvae.CVAE):
         background_decoder: optional Keras model [B, background_dim] ->
             [B, H, W, C * p].
         latent_dim: must be foreground_dim + background_dim if given.
-        **kwargs: every other `zoo.CVAE` argument.
+        **kwargs: every other `zoo.CVAE` argument. `free_bits` floors each
+            latent dimension's KL (the foreground's closed form and the
+            background's at the sampled z_F). `posterior` must be
+            "diagonal": the layered posterior q(z_F | x, y) q(z_B | x, y, z_F)
+            is already hierarchical, and its two encoders give no single
+            base Gaussian and context for one flow.
 
     Raises:
-        ValueError: non-positive sizes, a negative weight or a latent_dim
-            that differs from foreground_dim + background_dim.
+        ValueError: non-positive sizes, a negative weight, a latent_dim
+            that differs from foreground_dim + background_dim, or
+            posterior="iaf".
     """
 
     def __init__(self, image_shape, attribute_dim, foreground_dim=12, background_dim=4,
                  gate_supervision_weight=0.0, background_encoder=None,
                  background_decoder=None, latent_dim=None, **kwargs):
+        if kwargs.get("posterior", "diagonal") != "diagonal":
+            raise ValueError(
+                f"DisCVAE: posterior={kwargs['posterior']!r} is not allowed; expected "
+                "'diagonal' (its posterior is the layered q(z_F | x, y) q(z_B | x, y, z_F)).")
         foreground_dim = checks.positive_int("foreground_dim", foreground_dim)
         background_dim = checks.positive_int("background_dim", background_dim)
         gate_supervision_weight = checks.finite_non_negative(
@@ -241,6 +251,14 @@ class DisCVAE(zoo_cvae.CVAE):
             loc=tf.concat([foreground.mean(), background.mean()], axis=-1),
             scale_diag=tf.concat([foreground.stddev(), background.stddev()], axis=-1))
 
+    def base_posterior(self, inputs, training=False):
+        """The layered posterior at the mean of q(z_F | x, y) (`posterior`)."""
+        return self.posterior(inputs, training)
+
+    def posterior_code(self, inputs):
+        """[mu_F, mu_B(mu_F)]: the layered posterior's mean at the mean z_F."""
+        return self.posterior(inputs).mean()
+
     def decode_layers(self, latents, inputs=None, training=False):
         """The two layers' raw parameters, the gate logits and their composite.
 
@@ -276,14 +294,15 @@ class DisCVAE(zoo_cvae.CVAE):
         """Per-example KL of the z_F and z_B parts to the prior, in nats.
 
         Returns:
-            (kl_foreground [B], kl_background [B]), closed form per dimension.
+            (kl_foreground [B], kl_background [B], per dimension [B, D]),
+            closed form per dimension.
         """
         prior = self.prior.distribution()
         per_dim = tfd.kl_divergence(
             tfd.Normal(posterior.mean(), posterior.stddev()),
             tfd.Normal(prior.mean(), prior.stddev()))
         return (tf.reduce_sum(per_dim[:, :self.foreground_dim], -1),
-                tf.reduce_sum(per_dim[:, self.foreground_dim:], -1))
+                tf.reduce_sum(per_dim[:, self.foreground_dim:], -1), per_dim)
 
     def elbo_terms(self, inputs, seed, training=False):
         """Per-example ELBO terms, in nats, from one sample z_F, then z_B | z_F.
@@ -305,9 +324,10 @@ class DisCVAE(zoo_cvae.CVAE):
         decoded = self.decode_layers(latents, inputs, training=training)
         reconstruction = self.likelihood.log_prob(decoded["params"], inputs["images"])
         kl = distributions.kl_divergence(posterior, self.prior.distribution(), latents)
-        kl_foreground, kl_background = self.kl_parts(posterior)
+        kl_foreground, kl_background, kl_dims = self.kl_parts(posterior)
         terms = {"reconstruction": reconstruction, "kl": kl, "elbo": reconstruction - kl,
                  "kl_foreground": kl_foreground, "kl_background": kl_background,
+                 "kl_dims": kl_dims,
                  "latents": latents, "posterior": posterior, "params": decoded["params"],
                  "gate": decoded["gate"], "gate_logits": decoded["gate_logits"]}
         if "masks" in inputs:

@@ -5,7 +5,18 @@
 Per example, summed over dimensions, in nats. Training minimises
 -E_q[log p(x|z)] + beta_t * KL, with beta_t = beta * min(1, step / warm-up).
 The expectation takes one reparameterised sample z = mu + sigma * eps,
-eps ~ N(0, I); the KL is TFP's closed form (Monte Carlo if none is registered).
+eps ~ N(0, I).
+
+The posterior q(z | x) is a diagonal Gaussian (`posterior="diagonal"`), whose
+KL has a closed form, or (`posterior="iaf"`) that Gaussian's sample pushed
+through K steps of an inverse autoregressive flow conditioned on a context h
+the encoder also outputs (Kingma et al. 2016; `zoo.layers.iaf`): a
+`tfd.TransformedDistribution`, whose KL is the one-sample Monte Carlo value
+log q(z | x) - log p(z) at the sample. Either way the KL is kept per latent
+dimension (`kl_dims`), which free bits needs: with `free_bits` = lambda > 0
+the objective's KL is sum_j max(lambda, mean over the batch of KL_j) over the
+latent groups j (Kingma et al. 2016, Appendix C.8; `zoo.losses.free_bits`);
+the ELBO reported is always the true one.
 Evaluation adds the importance-weighted bound of Burda et al. (2016):
 
     log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k | x),  z_k ~ q(z | x),
@@ -27,12 +38,15 @@ References:
     Rezende, Mohamed & Wierstra (2014), Stochastic Backpropagation.
     Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, Eq. 8.
     Higgins et al. (2017), beta-VAE.
+    Kingma et al. (2016), Improving Variational Inference with Inverse
+        Autoregressive Flow, Algorithm 1 and Appendix C.8 (arXiv 1606.04934).
 """
 
 import math
 
 import keras
 import tensorflow as tf
+import tensorflow_probability as tfp
 from absl import logging
 
 from zoo import checks
@@ -40,9 +54,15 @@ from zoo import distributions
 from zoo import images as zoo_images
 from zoo import networks
 from zoo import random as zoo_random
+from zoo.layers import iaf
+from zoo.losses import free_bits as zoo_free_bits
 from zoo.models import means
 
-__all__ = ["VAE"]
+tfd = tfp.distributions
+
+__all__ = ["VAE", "POSTERIORS"]
+
+POSTERIORS = ("diagonal", "iaf")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -62,7 +82,16 @@ class VAE(means.MeanMetrics, keras.Model):
         beta: weight of the KL term (1 gives the ELBO; beta-VAE otherwise).
         kl_warmup_steps: steps over which the KL weight ramps from 0 to beta.
         seed: integer seed of every random draw the model makes.
-        encoder: optional Keras model, images -> [B, 2 * latent_dim].
+        posterior: "diagonal" (a diagonal Gaussian) or "iaf" (that Gaussian
+            through an inverse autoregressive flow, `zoo.layers.iaf`).
+        flow_steps: K, the number of IAF steps (posterior="iaf").
+        flow_hidden: widths of each step's MADE hidden layers; the encoder's
+            context h has latent_dim entries.
+        free_bits: lambda >= 0, the floor in nats of each latent group's
+            batch-average KL in the objective (0: off); the groups are the
+            latent dimensions (`free_bits_groups`).
+        encoder: optional Keras model, images -> [B, posterior_width]
+            (mean, raw scale and, for the IAF, the context h).
         decoder: optional Keras model, [B, latent_dim] -> [B, H, W, C * p],
             p the likelihood's `params_per_channel`.
         **kwargs: passed to `keras.Model`.
@@ -70,14 +99,16 @@ class VAE(means.MeanMetrics, keras.Model):
     Raises:
         TypeError: a size, step count or seed that is not an int (2.5 and
             True are refused, not rounded), or a beta that is not a number.
-        ValueError: a size below 1, a beta that is negative, nan or inf, a
-            negative kl_warmup_steps, or a shape the networks cannot build
+        ValueError: a size below 1, a beta or free_bits that is negative,
+            nan or inf, a negative kl_warmup_steps, an unknown posterior, or
+            a shape the networks cannot build
             (the convolutional ones need square images; see `zoo.checks`).
     """
 
     def __init__(self, image_shape, latent_dim=16, likelihood="bernoulli",
                  network="conv", base_filters=32, prior="standard_normal",
-                 beta=1.0, kl_warmup_steps=0, seed=0, encoder=None,
+                 beta=1.0, kl_warmup_steps=0, seed=0, posterior="diagonal",
+                 flow_steps=2, flow_hidden=(64, 64), free_bits=0.0, encoder=None,
                  decoder=None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape = checks.image_shape(image_shape)
@@ -89,6 +120,20 @@ class VAE(means.MeanMetrics, keras.Model):
         self.beta = checks.finite_non_negative("beta", beta)
         self.kl_warmup_steps = checks.non_negative_int("kl_warmup_steps", kl_warmup_steps)
         self.seed = checks.integer("seed", seed)
+        if posterior not in POSTERIORS:
+            raise ValueError(f"posterior={posterior!r} is not allowed; expected one of "
+                             f"{', '.join(POSTERIORS)}.")
+        self.posterior_kind = posterior
+        self.flow_steps = checks.positive_int("flow_steps", flow_steps)
+        flow_hidden = (flow_hidden,) if isinstance(flow_hidden, int) else flow_hidden
+        self.flow_hidden = tuple(checks.positive_int("flow_hidden", units)
+                                 for units in flow_hidden)
+        self.free_bits = checks.finite_non_negative("free_bits", free_bits)
+        self.flow = None
+        if posterior == "iaf":
+            self.flow = iaf.InverseAutoregressiveFlow(
+                self.latent_dim, self.flow_steps, self.flow_hidden,
+                context_dim=self.context_dim, name="flow")
         self.encoder = encoder if encoder is not None else self.build_encoder()
         self.decoder = decoder if decoder is not None else self.build_decoder()
         self.track_means("loss", "elbo", "reconstruction", "kl", "bits_per_dim")
@@ -101,12 +146,22 @@ class VAE(means.MeanMetrics, keras.Model):
     def output_channels(self):
         return self.image_shape[-1] * self.likelihood.params_per_channel
 
+    @property
+    def context_dim(self):
+        """Size of the encoder's context h: latent_dim for the IAF, else 0."""
+        return self.latent_dim if self.posterior_kind == "iaf" else 0
+
+    @property
+    def posterior_width(self):
+        """Width of the encoder's output: mean, raw scale, context h."""
+        return 2 * self.latent_dim + self.context_dim
+
     def network_kwargs(self):
         return {"base_filters": self.base_filters} if self.network != "mlp" else {}
 
     def build_encoder(self):
         return networks.make_encoder(self.network, self.image_shape,
-                                     2 * self.latent_dim, **self.network_kwargs())
+                                     self.posterior_width, **self.network_kwargs())
 
     def build_decoder(self):
         return networks.make_decoder(self.network, self.latent_dim,
@@ -126,16 +181,36 @@ class VAE(means.MeanMetrics, keras.Model):
         del inputs  # Unconditional.
         return latents
 
-    def draw_latents(self, posterior, inputs, seed):
-        """One reparameterised sample z = mu + sigma * eps per example."""
+    def draw_latents(self, params, inputs, seed):
+        """One reparameterised sample per example and its log q per dimension.
+
+        Args:
+            params: `posterior_params`, [B, posterior_width].
+            inputs: the model inputs (used by variants).
+            seed: the step's seed; the noise is drawn per example of the
+                global batch (`zoo.random.global_batch_normal`).
+
+        Returns:
+            (z [B, D], log q(z | x) per dimension [B, D]) (`latents_from_noise`).
+        """
         del inputs  # Used by variants.
-        loc, scale = posterior.mean(), posterior.stddev()
-        noise = zoo_random.global_batch_normal(tf.shape(loc), seed)
-        return loc + scale * noise
+        noise = zoo_random.global_batch_normal(
+            tf.stack([tf.shape(params)[0], self.latent_dim]), seed)
+        return self.latents_from_noise(params, noise)
+
+    def free_bits_groups(self):
+        """Sizes of the latent groups whose KL free bits floors: each dimension."""
+        return [1] * self.latent_dim
 
     def regularizer(self, kl, terms, training):
-        """The per-example weight on the KL: beta (ramped while warming up)."""
-        del terms  # Used by variants.
+        """The per-example weight on the KL: beta (ramped while warming up).
+
+        With free bits, each latent group's KL is floored at `free_bits`
+        nats on the batch average (`zoo.losses.free_bits.floored_kl`).
+        """
+        if self.free_bits > 0:
+            kl = zoo_free_bits.floored_kl(terms["kl_dims"], self.free_bits_groups(),
+                                          self.free_bits)
         return self.kl_weight(training) * kl
 
     # -- Distributions -----------------------------------------------------------
@@ -144,10 +219,77 @@ class VAE(means.MeanMetrics, keras.Model):
         """Images as float32 in [0, 1] (`zoo.images.check_images`)."""
         return zoo_images.check_images(images, self.image_shape, type(self).__name__)
 
+    def posterior_params(self, inputs, training=False):
+        """The encoder's output [B, posterior_width] in float32 (DC-IGN clamps it)."""
+        return tf.cast(self.encoder(self.encoder_inputs(inputs), training=training),
+                       tf.float32)
+
+    def split_posterior_params(self, params):
+        """(q_0, h): the base diagonal Gaussian, and the flow's context (None without one)."""
+        width = 2 * self.latent_dim
+        base = distributions.diagonal_gaussian(params[..., :width])
+        return base, (params[..., width:] if self.flow is not None else None)
+
+    def posterior_from_params(self, params):
+        """q(z | x): q_0 itself, or q_0 pushed through the flow (`tfd.TransformedDistribution`)."""
+        base, context = self.split_posterior_params(params)
+        if self.flow is None:
+            return base
+        return tfd.TransformedDistribution(base, self.flow.bijector(context))
+
     def posterior(self, inputs, training=False):
-        """q(z | x) as a diagonal Gaussian with batch shape [B]."""
-        return distributions.diagonal_gaussian(
-            self.encoder(self.encoder_inputs(inputs), training=training))
+        """q(z | x), a TFP distribution with batch shape [B] and event shape [D]."""
+        return self.posterior_from_params(self.posterior_params(inputs, training))
+
+    def base_posterior(self, inputs, training=False):
+        """q_0(z_0 | x), the diagonal Gaussian before any flow (`encode` gives its mean, scale)."""
+        return self.split_posterior_params(self.posterior_params(inputs, training))[0]
+
+    def latents_from_noise(self, params, noise):
+        """z and log q(z | x) per dimension from standard-normal noise.
+
+        z_0 = mu + sigma * noise; with a flow z = flow(z_0, h) and
+        log q(z | x) = log q_0(z_0 | x) - sum_t log sigma_t, per dimension.
+
+        Args:
+            params: [B, posterior_width].
+            noise: [..., B, D] (leading axes broadcast, e.g. importance samples).
+
+        Returns:
+            (z, log q per dimension), each shaped like `noise`, float32.
+        """
+        base, context = self.split_posterior_params(params)
+        loc, scale = base.mean(), base.stddev()
+        latents = loc + scale * tf.cast(noise, tf.float32)
+        log_density = tfd.Normal(loc, scale).log_prob(latents)
+        if self.flow is not None:
+            latents, log_det = self.flow.forward(latents, context)
+            log_density = log_density - log_det
+        return latents, log_density
+
+    def kl_per_dimension(self, params, latents, log_density):
+        """The KL per example and latent dimension [B, D], in nats.
+
+        Diagonal posterior: the closed form of each dimension's Gaussian KL.
+        Flow: the one-sample value log q(z_j | ...) - log p(z_j) of each
+        dimension's share of log q(z | x) (it sums to the joint value). The
+        prior is a diagonal Gaussian.
+        """
+        prior = self.prior.distribution()
+        marginal = tfd.Normal(prior.mean(), prior.stddev())
+        if self.flow is None:
+            base, _ = self.split_posterior_params(params)
+            return tfd.kl_divergence(tfd.Normal(base.mean(), base.stddev()), marginal)
+        return log_density - marginal.log_prob(latents)
+
+    def posterior_code(self, inputs):
+        """The deterministic code of each input [B, D]: z at zero noise.
+
+        The posterior mean for the diagonal Gaussian; flow(mu, h) for the IAF.
+        Reconstructions and the latent-space tools use it.
+        """
+        params = self.posterior_params(inputs)
+        return self.latents_from_noise(params, tf.zeros_like(params[..., :self.latent_dim]))[0]
 
     def decode_params(self, latents, inputs=None, training=False):
         """Raw likelihood parameters [B, H, W, C * p] for latents [B, D]."""
@@ -163,16 +305,21 @@ class VAE(means.MeanMetrics, keras.Model):
     # -- The objective -----------------------------------------------------------
 
     def elbo_terms(self, inputs, seed, training=False):
-        """Per-example terms of the ELBO, in nats: reconstruction, kl, elbo."""
-        posterior = self.posterior(inputs, training=training)
-        latents = self.draw_latents(posterior, inputs, seed)
+        """Per-example terms of the ELBO, in nats: reconstruction, kl, elbo.
+
+        Also `kl_dims` [B, D] (`kl_per_dimension`), `latents`, `posterior`
+        (q(z | x), the TFP distribution they were drawn from) and `params`
+        (the likelihood's).
+        """
+        posterior_params = self.posterior_params(inputs, training=training)
+        latents, log_density = self.draw_latents(posterior_params, inputs, seed)
         params = self.decode_params(latents, inputs, training=training)
         reconstruction = self.likelihood.log_prob(params, inputs["images"])
-        kl = distributions.kl_divergence(
-            posterior, self.prior.distribution(), latents)
-        return {"reconstruction": reconstruction, "kl": kl,
-                "elbo": reconstruction - kl, "latents": latents,
-                "posterior": posterior, "params": params}
+        kl_dims = self.kl_per_dimension(posterior_params, latents, log_density)
+        kl = tf.reduce_sum(kl_dims, axis=-1)
+        return {"reconstruction": reconstruction, "kl": kl, "kl_dims": kl_dims,
+                "elbo": reconstruction - kl, "latents": latents, "params": params,
+                "posterior": self.posterior_from_params(posterior_params)}
 
     def per_example_loss(self, terms, training=True):
         return -terms["reconstruction"] + self.regularizer(terms["kl"], terms, training)
@@ -261,18 +408,19 @@ class VAE(means.MeanMetrics, keras.Model):
 
         Returns:
             A function of standard normal noise [S * B, latent_dim] giving the
-            samples z = mu + sigma * noise [S * B, latent_dim] and their log
-            density under the proposal [S * B]. Here q(z | x), encoded once
-            for the B examples; a hierarchical posterior (disCVAE) overrides it.
+            samples z [S * B, latent_dim] (`latents_from_noise`: mu + sigma *
+            noise, then the flow if any) and their log density under the
+            proposal [S * B]. Here q(z | x), encoded once for the B examples;
+            a hierarchical posterior (disCVAE) overrides it.
         """
         del repeated  # q(z | x) is encoded once, not per sample.
-        posterior = self.posterior(inputs)
-        loc, scale = posterior.mean(), posterior.stddev()
+        params = self.posterior_params(inputs)
 
         def propose(noise):
-            latents = loc + scale * tf.reshape(noise, [-1, tf.shape(loc)[0], self.latent_dim])
+            latents, log_density = self.latents_from_noise(
+                params, tf.reshape(noise, [-1, tf.shape(params)[0], self.latent_dim]))
             return (tf.reshape(latents, [-1, self.latent_dim]),
-                    tf.reshape(posterior.log_prob(latents), [-1]))
+                    tf.reshape(tf.reduce_sum(log_density, axis=-1), [-1]))
 
         return propose
 
@@ -316,9 +464,13 @@ class VAE(means.MeanMetrics, keras.Model):
                 type(self).__name__, self.likelihood.name, float(grey.flat[0]))
 
     def encode(self, images):
-        """Posterior mean and standard deviation, each [B, latent_dim]."""
-        posterior = self.posterior(self.unpack(images))
-        return posterior.mean(), posterior.stddev()
+        """Mean and standard deviation of q_0, each [B, latent_dim].
+
+        The posterior's own for the diagonal Gaussian; the flow's base
+        Gaussian for the IAF (whose code is `posterior_code`).
+        """
+        base = self.base_posterior(self.unpack(images))
+        return base.mean(), base.stddev()
 
     def decode(self, latents, inputs=None):
         """The expected image in [0, 1] for latents [B, latent_dim]."""
@@ -326,9 +478,9 @@ class VAE(means.MeanMetrics, keras.Model):
         return self.likelihood.mean_image(self.decode_params(latents, inputs))
 
     def reconstruct(self, data):
-        """Decodes the posterior mean of each image: a deterministic reconstruction."""
+        """Decodes each image's `posterior_code`: a deterministic reconstruction."""
         inputs = self.unpack(data)
-        return self.decode(self.posterior(inputs).mean(), inputs)
+        return self.decode(self.posterior_code(inputs), inputs)
 
     def sample(self, num_samples, seed=0, inputs=None):
         """`num_samples` images decoded from prior samples (num_samples a positive int)."""
@@ -360,8 +512,14 @@ class VAE(means.MeanMetrics, keras.Model):
             return {"reconstructions": self.reconstruct(images)}
 
         def encode(images):
-            mean, scale = self.encode(images)
-            return {"posterior_mean": mean, "posterior_scale": scale}
+            inputs = self.unpack(images)
+            params = self.posterior_params(inputs)
+            base, _ = self.split_posterior_params(params)
+            outputs = {"posterior_mean": base.mean(), "posterior_scale": base.stddev()}
+            if self.flow is not None:
+                noise = tf.random.normal(tf.shape(outputs["posterior_mean"]))
+                outputs["posterior_sample"] = self.latents_from_noise(params, noise)[0]
+            return outputs
 
         def decode(latents):
             return {"images": self.decode(latents)}
@@ -383,7 +541,9 @@ class VAE(means.MeanMetrics, keras.Model):
                 "likelihood": serialize(self.likelihood), "network": self.network,
                 "base_filters": self.base_filters, "prior": serialize(self.prior),
                 "beta": self.beta, "kl_warmup_steps": self.kl_warmup_steps,
-                "seed": self.seed, "encoder": serialize(self.encoder),
+                "seed": self.seed, "posterior": self.posterior_kind,
+                "flow_steps": self.flow_steps, "flow_hidden": list(self.flow_hidden),
+                "free_bits": self.free_bits, "encoder": serialize(self.encoder),
                 "decoder": serialize(self.decoder)}
 
     @classmethod
