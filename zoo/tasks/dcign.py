@@ -90,6 +90,10 @@ class DCIGNConfig(vae_task.VAEFamilyConfig):
     compare_vae: bool = task.setting(
         True, "Also train a plain VAE of the same size and budget, and compare.")
 
+    def __post_init__(self):
+        super().__post_init__()
+        self.require_diagonal_posterior("dcign")
+
     def factor_groups(self, factor_names):
         """[[name, size]] of `factors` (sizes default to `factor_dim`), else the defaults.
 

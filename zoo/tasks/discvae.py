@@ -46,6 +46,10 @@ class DisCVAEConfig(cvae_task.AttributeConfig):
         "unsupervised. At 1 the likelihood's pull on the gate wins and the gate stays near "
         "a constant on shapes; 10 learns the masks.", model=True)
 
+    def __post_init__(self):
+        super().__post_init__()
+        self.require_diagonal_posterior("discvae")
+
 
 class DisCVAETask(cvae_task.CVAETask):
     """A `zoo.DisCVAE`: the CVAE's task with masks in training and the layers judged."""

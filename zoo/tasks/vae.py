@@ -43,6 +43,25 @@ class VAEFamilyConfig(task.RunConfig):
                                model=True)
     kl_warmup_steps: int = task.setting(
         0, "Steps over which the KL weight ramps up to beta.", model=True)
+    posterior: str = task.setting(
+        "diagonal", "q(z | x): diagonal (Gaussian) or iaf (that Gaussian through an inverse "
+        "autoregressive flow, Kingma et al. 2016; not for dcign, discvae).", model=True,
+        choices=vae.POSTERIORS)
+    flow_steps: int = task.setting(2, "K, the IAF steps of --posterior=iaf.", model=True,
+                                   check=checks.positive_int)
+    flow_hidden: int = task.setting(
+        64, "Width of the two hidden layers of each IAF step's MADE.", model=True,
+        check=checks.positive_int)
+    free_bits: float = task.setting(
+        0.0, "Free bits: floor, in nats, of each latent group's batch-average KL in the "
+        "objective (0: off; the reported ELBO is the true one).", model=True,
+        check=checks.finite_non_negative)
+
+    def require_diagonal_posterior(self, model_name):
+        """Refuses --posterior=iaf for a model whose posterior cannot take a flow."""
+        if self.posterior != "diagonal":
+            raise ValueError(f"posterior={self.posterior!r} is not allowed for {model_name}; "
+                             "expected diagonal (docs/iaf.md says why).")
 
 
 def vae_arguments(config):
@@ -52,7 +71,10 @@ def vae_arguments(config):
         chosen = distributions.FixedVarianceGaussian(config.fixed_scale)
     return dict(likelihood=chosen, prior=config.prior, network=config.network,
                 base_filters=config.base_filters, beta=config.beta,
-                kl_warmup_steps=config.kl_warmup_steps)
+                kl_warmup_steps=config.kl_warmup_steps, posterior=config.posterior,
+                flow_steps=config.flow_steps,
+                flow_hidden=(config.flow_hidden, config.flow_hidden),
+                free_bits=config.free_bits)
 
 
 @dataclasses.dataclass
