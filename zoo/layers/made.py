@@ -8,8 +8,10 @@ degree in [1, D - 1], and a connection from a unit of degree a to a hidden unit
 of degree b exists iff b >= a, to an output of degree c iff c > a.
 
 The inverse autoregressive flow (Kingma et al. 2016) needs the encoder's
-context h in every step: h enters the first hidden layer through an unmasked
-dense layer, so every output may depend on all of h and on its predecessors.
+context h in every step: h enters every layer, hidden and output, through an
+unmasked dense kernel (as TFP's `conditional_input_layers="all_layers"`), so
+every output depends on all of h and on its predecessors; the first output,
+which has no predecessor, on h alone.
 The layer returns two heads per input, m and s ([m_t, s_t] = MADE(z, h) of
 the paper's Algorithm 1).
 
@@ -107,25 +109,26 @@ class MADE(keras.layers.Layer):
             self.biases.append(self.add_weight(
                 shape=(fan_out,), name=f"bias_{index}",
                 initializer=keras.initializers.Constant(bias.astype("float32"))))
-        self.context_kernel = None
-        if self.context_dim:
-            self.context_kernel = self.add_weight(
-                shape=(self.context_dim, self.hidden_units[0]), name="context_kernel",
-                initializer="glorot_uniform")
+        self.context_kernels = []
+        for index, fan_out in enumerate(widths[1:] if self.context_dim else ()):
+            last = index == len(widths) - 2
+            self.context_kernels.append(self.add_weight(
+                shape=(self.context_dim, fan_out), name=f"context_kernel_{index}",
+                initializer="zeros" if last else "glorot_uniform"))
         self.built = True
 
     def call(self, inputs, context=None):
         dtype = self.compute_dtype
+        if self.context_dim and context is None:
+            raise ValueError(f"{self.name} needs a context of size {self.context_dim}.")
         hidden = tf.cast(inputs, dtype)
         for index, (kernel, bias, mask) in enumerate(zip(self.kernels, self.biases,
                                                          self._masks)):
             weights = tf.cast(kernel, dtype) * tf.constant(mask, dtype)
             hidden = tf.matmul(hidden, weights) + tf.cast(bias, dtype)
-            if index == 0 and self.context_kernel is not None:
-                if context is None:
-                    raise ValueError(f"{self.name} needs a context of size {self.context_dim}.")
+            if self.context_kernels:
                 hidden = hidden + tf.matmul(tf.cast(context, dtype),
-                                            tf.cast(self.context_kernel, dtype))
+                                            tf.cast(self.context_kernels[index], dtype))
             if index < len(self.kernels) - 1:
                 hidden = self.activation(hidden)
         shift, scale = tf.split(hidden, 2, axis=-1)
