@@ -94,8 +94,18 @@ def _vqvae_with_prior():
     return model, batch
 
 
+def _vae_iaf():
+    """The IAF posterior (its MADE weights, the context head) with free bits."""
+    model = zoo.VAE((28, 28, 1), latent_dim=5, base_filters=4, posterior="iaf", flow_steps=2,
+                    flow_hidden=6, free_bits=0.05)
+    return model, _images()
+
+
 MODELS = {"VAE": _vae, "DCGAN": _dcgan, "CVAE": _cvae, "DisCVAE": _discvae, "DCIGN": _dcign,
           "VQVAE": _vqvae, "PixelCNNPrior": _pixelcnn_prior, "VQVAEWithPrior": _vqvae_with_prior}
+# Options that change what a model holds, run through the same suite.
+VARIANTS = {"VAE(posterior=iaf)": _vae_iaf}
+BUILDERS = {**MODELS, **VARIANTS}
 
 
 def _public_models():
@@ -133,9 +143,9 @@ def _outputs(model, inputs):
             for name, (function, _) in model.serving_endpoints().items()}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_save_load_and_export_reproduce_every_endpoint(name, tmp_path):
-    model, batch = MODELS[name]()
+    model, batch = BUILDERS[name]()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
     inputs = _endpoint_inputs(model, batch)
@@ -156,11 +166,11 @@ def test_save_load_and_export_reproduce_every_endpoint(name, tmp_path):
                                        err_msg=f"{name}.{endpoint}.{key} from the SavedModel")
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_train_step_runs_eagerly_and_compiled(name):
-    batch = MODELS[name]()[1]
+    batch = BUILDERS[name]()[1]
     for run_eagerly in (True, False):
-        model = MODELS[name]()[0]
+        model = BUILDERS[name]()[0]
         model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=run_eagerly)
         logs = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0).history
         assert logs and all(np.isfinite(v[-1]) for v in logs.values()), logs
@@ -216,7 +226,7 @@ def _loss_terms(model, batch):
     return terms
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_mixed_precision_terms_are_float32_and_close_to_float32(name, mixed_policy):
     """From the same weights, batch and seed the per-example terms (log-probabilities,
     KLs, GAN losses) come out float32 and each batch mean within 5% of float32's, or
@@ -224,10 +234,10 @@ def test_mixed_precision_terms_are_float32_and_close_to_float32(name, mixed_poli
     bits, ~0.05%/0.4% per rounding). Under mixed_bfloat16 a (graph-mode) step trains,
     with no loss scaling, to finite logs."""
     keras.mixed_precision.set_global_policy("float32")
-    reference, batch = MODELS[name]()
+    reference, batch = BUILDERS[name]()
     expected = _loss_terms(reference, batch)
     keras.mixed_precision.set_global_policy(mixed_policy)
-    model = MODELS[name]()[0]
+    model = BUILDERS[name]()[0]
     assert model.dtype_policy.name == mixed_policy
     model.set_weights(reference.get_weights())
     for key, value in _loss_terms(model, batch).items():
@@ -242,7 +252,7 @@ def test_mixed_precision_terms_are_float32_and_close_to_float32(name, mixed_poli
         assert logs and all(np.isfinite(v[-1]) for v in logs.values()), logs
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_mixed_float16_trains_under_xla_loss_scaled_and_exports_float32(name, tmp_path):
     """A jit-compiled step under mixed_float16 reports finite logs, every optimizer
     (DCGAN has two) is a LossScaleOptimizer whose `scale_loss` the step calls (so small
@@ -251,7 +261,7 @@ def test_mixed_float16_trains_under_xla_loss_scaled_and_exports_float32(name, tm
     jit-compiled only in the VAE recipe run of tests/recipes_vae_test.py.)"""
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        model, batch = MODELS[name]()
+        model, batch = BUILDERS[name]()
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
         optimizers = _optimizers(model)
         assert len(optimizers) == (2 if name == "DCGAN" else 1), optimizers

@@ -34,11 +34,12 @@ from zoo.models.vae import VAE
 from zoo.models.vqvae import VQVAE
 
 
-def _train(strategy, steps=4):
+def _train(strategy, steps=4, **options):
     keras.utils.set_random_seed(0)
     data = pipeline.make_dataset(digits.load("train"), 32, "binary", training=True, seed=3)
     with strategy.scope():
-        model = VAE((28, 28, 1), latent_dim=5, base_filters=8, seed=11, kl_warmup_steps=3)
+        model = VAE((28, 28, 1), latent_dim=5, base_filters=8, seed=11, kl_warmup_steps=3,
+                    **options)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(data, epochs=2, steps_per_epoch=steps // 2, verbose=0).history
     return [v.numpy() for v in model.trainable_variables], history
@@ -64,6 +65,18 @@ def test_mirrored_on_two_devices_trains_exactly_like_one_device():
     start = VAE((28, 28, 1), latent_dim=5, base_filters=8)
     assert any(not np.allclose(a, b.numpy())
                for a, b in zip(one_weights, start.trainable_variables))
+
+
+def test_a_mirrored_iaf_step_with_free_bits_equals_one_device():
+    # Free bits floors each dimension's batch-mean KL: on two replicas that mean
+    # must be the global batch's (one all-reduce), or the floors would differ.
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    options = dict(posterior="iaf", flow_steps=2, flow_hidden=8, free_bits=0.3)
+    one_weights, one_history = _train(tf.distribute.OneDeviceStrategy(devices[0]), 2, **options)
+    two_weights, two_history = _train(_mirrored(), 2, **options)
+    for one, two in zip(one_weights, two_weights):
+        np.testing.assert_allclose(one, two, rtol=2e-4, atol=2e-5)
+    np.testing.assert_allclose(one_history["loss"], two_history["loss"], rtol=1e-4)
 
 
 def _train_vqvae(strategy, steps=3):

@@ -9,7 +9,8 @@ device sees for the same example: the two give the same updates.
 
 import tensorflow as tf
 
-__all__ = ["step_seed", "replica_rows", "global_batch_normal", "global_batch_uniform"]
+__all__ = ["step_seed", "replica_rows", "global_batch_normal", "global_batch_uniform",
+           "fingerprint_normal"]
 
 
 def step_seed(seed, counter, stream=0):
@@ -78,3 +79,16 @@ def global_batch_uniform(local_shape, seed, batch_axis=0):
     return _replica_slice(
         lambda shape, s: tf.random.stateless_uniform(shape, s), local_shape, seed,
         batch_axis)
+
+
+def fingerprint_normal(values, size):
+    """[B, size] standard-normal noise, row b seeded by the fingerprint of values[b].
+
+    For exports that must be pure functions of their inputs yet draw noise
+    (a served posterior sample): the same row always gets the same noise,
+    different rows independent noise, whatever else is in the batch.
+    """
+    fingerprints = tf.reshape(tf.fingerprint(values), [-1, 2, 4])
+    seeds = tf.bitcast(fingerprints, tf.int32)
+    return tf.map_fn(lambda seed: tf.random.stateless_normal([size], seed), seeds,
+                     fn_output_signature=tf.float32)

@@ -527,8 +527,7 @@ class CVAE(zoo_vae.VAE):
             return {"images": self.generate(attributes, latents)}
 
         def encode(images, attributes):
-            mean, scale = self.encode(images, attributes)
-            return {"posterior_mean": mean, "posterior_scale": scale}
+            return self.encoding_outputs(self._pack(images, attributes))
 
         def reconstruct(images, attributes):
             return {"reconstructions": self.reconstruct(images, attributes)}

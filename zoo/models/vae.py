@@ -472,6 +472,22 @@ class VAE(means.MeanMetrics, keras.Model):
         base = self.base_posterior(self.unpack(images))
         return base.mean(), base.stddev()
 
+    def encoding_outputs(self, inputs):
+        """The export's `encode`: q_0's mean and scale and, with a flow, a posterior sample.
+
+        `posterior_sample` is z = flow(mu + sigma * eps, h) with eps seeded by
+        each image's fingerprint (`zoo.random.fingerprint_normal`): a draw from
+        q(z | x) that a served model repeats for the same image, so an export
+        is a pure function of its inputs.
+        """
+        params = self.posterior_params(inputs)
+        base, _ = self.split_posterior_params(params)
+        outputs = {"posterior_mean": base.mean(), "posterior_scale": base.stddev()}
+        if self.flow is not None:
+            noise = zoo_random.fingerprint_normal(inputs["images"], self.latent_dim)
+            outputs["posterior_sample"] = self.latents_from_noise(params, noise)[0]
+        return outputs
+
     def decode(self, latents, inputs=None):
         """The expected image in [0, 1] for latents [B, latent_dim]."""
         latents = tf.cast(latents, tf.float32)
@@ -512,14 +528,7 @@ class VAE(means.MeanMetrics, keras.Model):
             return {"reconstructions": self.reconstruct(images)}
 
         def encode(images):
-            inputs = self.unpack(images)
-            params = self.posterior_params(inputs)
-            base, _ = self.split_posterior_params(params)
-            outputs = {"posterior_mean": base.mean(), "posterior_scale": base.stddev()}
-            if self.flow is not None:
-                noise = tf.random.normal(tf.shape(outputs["posterior_mean"]))
-                outputs["posterior_sample"] = self.latents_from_noise(params, noise)[0]
-            return outputs
+            return self.encoding_outputs(self.unpack(images))
 
         def decode(latents):
             return {"images": self.decode(latents)}
