@@ -91,6 +91,8 @@ def _tiny_models():
         "DCIGN": zoo.DCIGN(shape, [("scale", 1), ("position_x", 2)], intrinsic_dim=2,
                            network="mlp"),
         "DCGAN": zoo.DCGAN((8, 8, 1), latent_dim=3, base_filters=2),
+        "VAE-iaf": zoo.VAE(shape, latent_dim=3, network="mlp", likelihood="gaussian",
+                           posterior="iaf", flow_steps=1, flow_hidden=4),
     }
 
 
@@ -126,7 +128,8 @@ def test_every_endpoint_of_every_model_rejects_wrong_inputs_in_a_fresh_process(t
                         assert all(message in o for o in outcomes), (key, case, outcomes)
                 checked += 1
     assert not served, f"unchecked results: {sorted(served)}"
-    assert checked == 30  # (signature, input) pairs: VAE 5, CVAE 8, DisCVAE 8, DCIGN 6, DCGAN 3
+    # (signature, input) pairs: VAE 5, CVAE 8, DisCVAE 8, DCIGN 6, DCGAN 3, VAE-iaf 5.
+    assert checked == 35
 
 
 @pytest.fixture(scope="module")

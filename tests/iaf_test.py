@@ -1,5 +1,6 @@
 """The IAF posterior (Kingma et al. 2016) and free bits, against hand computations."""
 
+import harness
 import keras
 import numpy as np
 import pytest
@@ -153,6 +154,20 @@ def test_a_cvae_takes_the_flow_and_its_export_encodes_a_posterior_sample():
     assert not np.allclose(code, outputs["posterior_mean"])  # The flow moves the code.
     np.testing.assert_allclose(model.reconstruct(images, attributes),
                                model.decode(code, attributes), atol=1e-6)
+
+
+def test_the_export_serves_the_base_gaussian_and_a_posterior_sample_without_zoo(tmp_path):
+    model = _iaf_vae()
+    images = _images(3)
+    path = zoo.export_saved_model(model, str(tmp_path / "export"))
+    served = harness.load_in_fresh_process(path, {"images": images, "latents": np.zeros(
+        (3, 4), np.float32), "noise": np.zeros((3, 4), np.float32)})
+    expected = model.encoding_outputs(model.unpack(images))
+    assert sorted(served["encode"]) == ["posterior_mean", "posterior_sample", "posterior_scale"]
+    for key, value in expected.items():
+        np.testing.assert_allclose(served["encode"][key], value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["reconstruct"]["reconstructions"],
+                               model.reconstruct(images), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("build", [
