@@ -56,6 +56,7 @@ from zoo import networks
 from zoo import random as zoo_random
 from zoo.layers import iaf
 from zoo.losses import free_bits as zoo_free_bits
+from zoo.models import latent_tools
 from zoo.models import means
 
 tfd = tfp.distributions
@@ -66,7 +67,7 @@ POSTERIORS = ("diagonal", "iaf")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class VAE(means.MeanMetrics, keras.Model):
+class VAE(means.MeanMetrics, latent_tools.LatentTools, keras.Model):
     """A VAE whose prior, posterior and likelihood are TFP distributions.
 
     Args:
