@@ -100,7 +100,7 @@ def interpolation_codes(z_a, z_b, steps=8, method="linear"):
         cosine = np.sum(z_a * z_b, axis=-1) / np.where(norms > 0, norms, 1.0)
         theta = np.arccos(np.clip(cosine, -1.0, 1.0))[:, None, None]      # [B, 1, 1]
         sine = np.sin(theta)
-        curved = np.abs(sine) >= _PARALLEL
+        curved = (np.abs(sine) >= _PARALLEL) & (norms[:, None, None] > 0)
         safe = np.where(curved, sine, 1.0)
         weight_a = np.where(curved, np.sin((1.0 - t) * theta) / safe, weight_a)
         weight_b = np.where(curved, np.sin(t * theta) / safe, weight_b)
