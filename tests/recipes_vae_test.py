@@ -7,6 +7,7 @@ import math
 import os
 
 import pytest
+from PIL import Image
 
 import harness
 from zoo.train import lock
@@ -35,6 +36,7 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     assert {"train", "validation", "images"} <= set(logs)
     results = json.load(open(os.path.join(model_dir, "results.json")))
     assert results["log_likelihood"] < 0 and results["bits_per_dim"] > 0
+    _check_latent_figures(model_dir, results, result.stdout)
     config = json.load(open(os.path.join(model_dir, "config.json")))
     assert config["latent_dim"] == 4 and config["global_batch_size"] == 16
     # Running again with more epochs resumes where the first run stopped.
@@ -43,6 +45,24 @@ def test_default_run_leaves_every_output_and_prints_the_likelihood(tmp_path):
     assert "resuming from epoch 2" in again.stderr
     assert harness.history_epochs(model_dir) == [0, 1, 2]
     assert os.path.exists(os.path.join(model_dir, "export/2/saved_model.pb"))
+
+
+def _check_latent_figures(model_dir, results, stdout):
+    """The latent figures of docs/latents.md: PNG grids of the documented sizes, the KL list."""
+    kl = results["kl_per_dimension"]
+    assert len(kl) == 4 and all(value >= 0 for value in kl), kl
+    assert results["traversal_dims"] == sorted(range(4), key=lambda d: -kl[d])
+    assert results["attribute_vector_names"] == [str(digit) for digit in range(8)]
+    side = 28 + 1  # An image and the grid's padding.
+    expected = {"interpolation": (8 * side + 1, 16 * side + 1),  # 8 pairs x 2 methods.
+                "traversal": (7 * side + 1, 4 * side + 1),       # 4 dims x 7 values.
+                "attribute_vectors": (5 * side + 1, 8 * side + 1)}  # 8 digits x 5 strengths.
+    for name, size in expected.items():
+        path = os.path.join(model_dir, "latents", f"{name}.png")
+        assert results[f"{name}_png"] == path
+        assert Image.open(path).size == size, name
+    assert os.listdir(os.path.join(model_dir, "logs", "latents"))
+    assert "latents: KL per dimension " in stdout and "attribute_vectors.png" in stdout
 
 
 def test_a_density_reports_log_p_of_the_8_bit_data_in_nats_and_bits(tmp_path):

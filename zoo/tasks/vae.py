@@ -17,6 +17,7 @@ from zoo import distributions
 from zoo import networks
 from zoo.metrics import likelihood
 from zoo.models import vae
+from zoo.tasks import latent_figures
 from zoo.train import task
 
 __all__ = ["VAEFamilyConfig", "VAEConfig", "VAETask", "vae_arguments"]
@@ -92,19 +93,36 @@ class VAEConfig(VAEFamilyConfig):
 
 
 class VAETask(task.Task):
-    """A `zoo.VAE`, judged by its bounds on log p(x) of the test images."""
+    """A `zoo.VAE`, judged by its bounds on log p(x) of the test images.
+
+    The run ends with the latent-space figures of `zoo.tasks.latent_figures`
+    (interpolations, traversals by KL, attribute vectors) on the first
+    `latent_examples` test images, in MODEL_DIR/latents and MODEL_DIR/logs/latents.
+    """
     name = "vae"
     config_class = VAEConfig
+    latent_examples = 256  # Test images the latent figures and the KL per dimension use.
 
     def build_model(self, source):
         return vae.VAE(self.image_shape(source), latent_dim=self.config.latent_dim,
                        seed=self.config.seed, **vae_arguments(self.config))
 
     def evaluate(self, model, data):
-        return likelihood.evaluate_likelihood(
-            model, data.test_batches, max_batches=self.config.eval_batches,
-            seed=self.config.seed, num_samples=self.config.importance_samples,
-            dequantization_draws=self.config.dequantization_draws)
+        """The likelihood bounds, then the latent figures and the KL per dimension."""
+        config = self.config
+        results = likelihood.evaluate_likelihood(
+            model, data.test_batches, max_batches=config.eval_batches,
+            seed=config.seed, num_samples=config.importance_samples,
+            dequantization_draws=config.dequantization_draws)
+        if config.model_dir:
+            batch = latent_figures.held_out_batch(self, model, data.test, self.latent_examples)
+            results.update(latent_figures.write_latent_figures(
+                model, batch, config.model_dir, step=config.epochs,
+                attribute_names=data.test.attribute_names))
+        return results
 
     def report(self, results):
-        return likelihood.report_lines(results)
+        lines = likelihood.report_lines(results)
+        if "kl_per_dimension" in results:
+            lines.append(latent_figures.report_line(results))
+        return lines
