@@ -176,7 +176,7 @@ def _probability(classifier, images, column):
 
 
 def test_a_colour_vector_makes_the_classifier_see_that_colour_on_shapes():
-    """A tiny VAE, 150 steps on 2,000 shapes at 32x32: adding the vector of a colour
+    """A tiny VAE, 155 steps on 2,000 shapes at 32x32: adding the vector of a colour
     (strength 2) to shapes of the other colours makes the attribute classifier read it."""
     batch = next(iter(shapes.load("train", 32, num_examples=2000).dataset.batch(2000)))
     images = batch["image"].numpy().astype(np.float32) / 255.0
