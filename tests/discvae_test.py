@@ -176,6 +176,11 @@ def test_elbo_pieces_match_hand_computations():
                                rtol=1e-5, atol=1e-6)
     assert not np.allclose(raw_b_at_mean, raw_b)
     np.testing.assert_allclose(scale[:, :FOREGROUND], s_f, rtol=1e-5)
+    # The export's encode serves the same layered posterior, all latent_dim entries.
+    encode = model.serving_endpoints()["encode"][0]
+    served = encode(tf.constant(x), tf.constant(y))
+    np.testing.assert_allclose(served["posterior_mean"], mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(served["posterior_scale"], scale, rtol=1e-5, atol=1e-6)
 
 
 def test_gate_supervision_adds_the_weighted_cross_entropy_where_masks_are_given():

@@ -481,13 +481,14 @@ class VAE(means.MeanMetrics, latent_tools.LatentTools, keras.Model):
         q(z | x) that a served model repeats for the same image, so an export
         is a pure function of its inputs.
         """
+        if self.flow is None:
+            base = self.base_posterior(inputs)  # disCVAE's is its layered posterior.
+            return {"posterior_mean": base.mean(), "posterior_scale": base.stddev()}
         params = self.posterior_params(inputs)
         base, _ = self.split_posterior_params(params)
-        outputs = {"posterior_mean": base.mean(), "posterior_scale": base.stddev()}
-        if self.flow is not None:
-            noise = zoo_random.fingerprint_normal(inputs["images"], self.latent_dim)
-            outputs["posterior_sample"] = self.latents_from_noise(params, noise)[0]
-        return outputs
+        noise = zoo_random.fingerprint_normal(inputs["images"], self.latent_dim)
+        return {"posterior_mean": base.mean(), "posterior_scale": base.stddev(),
+                "posterior_sample": self.latents_from_noise(params, noise)[0]}
 
     def decode(self, latents, inputs=None):
         """The expected image in [0, 1] for latents [B, latent_dim]."""
