@@ -30,7 +30,8 @@ density on [0, 1] for densities) except `bits_per_dim`, which is of the
 
 Variants override one hook instead of the training step: `unpack` (what a
 batch holds), `encoder_inputs` / `decoder_inputs` (conditioning),
-`draw_latents` (e.g. DC-IGN's clamping), `regularizer` (e.g. beta-VAE) and
+`posterior_params` (e.g. DC-IGN's clamping), `draw_latents`, `regularizer`
+(beta, free bits), `free_bits_groups` (DC-IGN's named groups) and
 `importance_proposal` (the bound's proposal, e.g. disCVAE's hierarchical one).
 
 References:
